@@ -1,0 +1,31 @@
+"""Install `vis` (the keras-vis API on TensorFlow 2.16+ / Keras 3).
+
+TensorFlow is an extra, not a hard requirement: users already hold
+`tensorflow`, `tensorflow-cpu` or a platform build, and pip would otherwise
+install a second TensorFlow over theirs. `pip install ".[tensorflow]"` (or
+`[cpu]`) sets up a fresh machine fully.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="keras-vis",
+    version="0.6.0",
+    description="keras-vis visualizations (saliency, grad-CAM, activation maximization) for Keras 3",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    packages=find_packages(include=["vis", "vis.*"]),
+    python_requires=">=3.10",
+    install_requires=["numpy>=1.26", "scipy>=1.11", "matplotlib>=3.7", "pillow>=10"],
+    extras_require={
+        "tensorflow": ["tensorflow>=2.16"],
+        "cpu": ["tensorflow-cpu>=2.16"],
+        "test": ["pytest>=8", "hypothesis>=6", "ruff>=0.6"],
+        "bench": ["tf-keras-vis==0.8.7"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

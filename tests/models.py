@@ -1,0 +1,40 @@
+"""Tiny fixed-weight models with closed-form gradients, shared by the tests."""
+
+import keras
+import numpy as np
+from keras import layers
+
+
+def dense_model(weights: np.ndarray, activation=None, name: str = "dense") -> keras.Model:
+    """A bias-free Dense model x -> x @ W (Sequential, as most users write)."""
+    model = keras.Sequential(
+        [keras.Input((weights.shape[0],)), layers.Dense(weights.shape[1], use_bias=False, name=name,
+                                                         activation=activation)]
+    )
+    model.layers[0].set_weights([weights.astype("float32")])
+    return model
+
+
+def two_layer_linear(w1: np.ndarray, w2: np.ndarray) -> keras.Model:
+    """A Functional x -> (x @ W1) @ W2 model, both bias-free and linear."""
+    inp = keras.Input((w1.shape[0],))
+    hidden = layers.Dense(w1.shape[1], use_bias=False, name="hidden")(inp)
+    out = layers.Dense(w2.shape[1], use_bias=False, name="out")(hidden)
+    model = keras.Model(inp, out)
+    model.get_layer("hidden").set_weights([w1.astype("float32")])
+    model.get_layer("out").set_weights([w2.astype("float32")])
+    return model
+
+
+def small_cnn(input_shape=(28, 28, 3), classes: int = 4, seed: int = 0) -> keras.Model:
+    """A small random-weight CNN ending in a linear Dense layer named 'preds'."""
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            layers.Conv2D(4, 3, activation="relu", name="conv"),
+            layers.MaxPooling2D(name="pool"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(classes, name="preds"),
+        ]
+    )

@@ -1,0 +1,156 @@
+"""The gradient engine: closed-form gradients, caching, graphs as users have them."""
+
+import gc
+import pathlib
+import weakref
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from tests.models import small_cnn, two_layer_linear
+from vis import engine
+from vis.losses import ActivationMaximization, Loss
+
+RNG = np.random.default_rng(0)
+W1 = RNG.normal(size=(4, 3)).astype("float32")
+W2 = RNG.normal(size=(3, 2)).astype("float32")
+
+
+def _am(model, layer, index, weight=-1):
+    return [(ActivationMaximization(model.get_layer(layer), index), weight)]
+
+
+def test_gradient_wrt_input_is_the_product_of_weights():
+    model = two_layer_linear(W1, W2)
+    x = RNG.normal(size=(3, 4)).astype("float32")
+    result = engine.compute(model.inputs, _am(model, "out", 1), x)
+    np.testing.assert_allclose(result.grads, np.tile(W1 @ W2[:, 1], (3, 1)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(result.wrt_value, x)
+    # ActivationMaximization is minus the activation; weight -1 makes the overall loss the activation.
+    np.testing.assert_allclose(result.named_losses[0][1], -(x @ W1 @ W2)[:, 1], rtol=1e-5)
+    np.testing.assert_allclose(result.overall_loss, (x @ W1 @ W2)[:, 1], rtol=1e-5)
+    assert result.named_losses[0][0] == "ActivationMax Loss"
+
+
+def test_gradient_wrt_intermediate_tensor_is_the_downstream_weights():
+    model = two_layer_linear(W1, W2)
+    x = RNG.normal(size=(2, 4)).astype("float32")
+    hidden = model.get_layer("hidden").output
+    result = engine.compute(model.inputs, _am(model, "out", 0), x, wrt_tensor=hidden)
+    np.testing.assert_allclose(result.grads, np.tile(W2[:, 0], (2, 1)), rtol=1e-6)
+    np.testing.assert_allclose(result.wrt_value, x @ W1, rtol=1e-5)
+
+
+def test_several_filters_sum_and_weights_scale():
+    model = two_layer_linear(W1, W2)
+    x = RNG.normal(size=(1, 4)).astype("float32")
+    result = engine.compute(model.inputs, _am(model, "out", [0, 1, 1], weight=-2.5), x)
+    expected = -2.5 * -(W1 @ (W2[:, 0] + 2 * W2[:, 1]))
+    np.testing.assert_allclose(result.grads[0], expected, rtol=1e-5)
+
+
+def test_new_class_seed_and_batch_size_do_not_retrace():
+    model = two_layer_linear(W1, W2)
+    for index, batch in [(0, 1), (1, 1), (0, 5), ([0, 1], 2)]:
+        engine.compute(model.inputs, _am(model, "out", index), RNG.normal(size=(batch, 4)))
+    programs = engine._cache_of(model.inputs[0]._keras_history.operation)
+    assert len(programs) == 1
+    (program,) = programs.values()
+    assert program.compiled.experimental_get_tracing_count() == 1
+
+
+def test_cache_does_not_keep_the_model_alive():
+    def make_and_use():
+        model = two_layer_linear(W1, W2)
+        engine.compute(model.inputs, _am(model, "out", 0), np.ones((1, 4), "float32"))
+        return weakref.ref(model)
+
+    refs = [make_and_use() for _ in range(3)]
+    gc.collect()
+    assert all(ref() is None for ref in refs)
+
+
+def test_multi_input_model_returns_one_gradient_per_input():
+    a, b = keras.Input((3,), name="a"), keras.Input((2,), name="b")
+    out = layers.Dense(1, use_bias=False, name="out")(layers.Concatenate()([a, b]))
+    model = keras.Model([a, b], out)
+    w = np.arange(5, dtype="float32").reshape(5, 1)
+    model.get_layer("out").set_weights([w])
+    seeds = [np.ones((2, 3), "float32"), np.ones((2, 2), "float32")]
+    result = engine.compute(model.inputs, _am(model, "out", 0), seeds)
+    np.testing.assert_allclose(result.grads[0], np.tile(w[:3, 0], (2, 1)))
+    np.testing.assert_allclose(result.grads[1], np.tile(w[3:, 0], (2, 1)))
+
+
+class MeanOfFirstUnit(Loss):
+    """A custom loss written as keras-vis users write them (scalar over the batch)."""
+
+    name = "first unit"
+
+    def __init__(self, layer):
+        super().__init__()
+        self.layer = layer
+
+    def build_loss(self):
+        return -keras.ops.mean(self.layer.output[:, 0])
+
+
+def test_custom_scalar_loss_keras_vis_style():
+    model = two_layer_linear(W1, W2)
+    x = RNG.normal(size=(1, 4)).astype("float32")
+    result = engine.compute(model.inputs, [(MeanOfFirstUnit(model.get_layer("out")), 1)], x)
+    np.testing.assert_allclose(result.grads[0], -(W1 @ W2[:, 0]), rtol=1e-5)
+    assert result.named_losses[0][0] == "first unit"
+
+
+def test_reloaded_sequential_gives_the_same_gradients(tmp_path: pathlib.Path):
+    model = small_cnn()
+    path = tmp_path / "model.keras"
+    model.save(path)
+    reloaded = keras.models.load_model(path)
+    x = RNG.uniform(size=(2, 28, 28, 3)).astype("float32")
+    for wrt in (None, "conv"):
+        results = []
+        for m in (model, reloaded):
+            wrt_tensor = m.get_layer(wrt).output if wrt else None
+            results.append(engine.compute(m.inputs, _am(m, "preds", 2), x, wrt_tensor=wrt_tensor))
+        assert np.abs(results[0].grads).sum() > 0
+        np.testing.assert_allclose(results[0].grads, results[1].grads, rtol=1e-4, atol=1e-6)
+
+
+def test_non_differentiable_path_names_the_layer():
+    inp = keras.Input((4,))
+    hidden = layers.Dense(3, name="hidden")(inp)
+    index = layers.Lambda(lambda t: keras.ops.argmax(t, axis=-1)[:, None], name="argmax_layer")(hidden)
+    out = layers.Dense(2, name="out")(keras.ops.cast(index, "float32"))
+    model = keras.Model(inp, out)
+    with pytest.raises(ValueError, match="argmax_layer"):
+        engine.compute(model.inputs, _am(model, "out", 0), np.ones((1, 4), "float32"))
+
+
+def test_wrt_tensor_after_the_loss_layer_is_rejected():
+    model = two_layer_linear(W1, W2)
+    wrt = model.get_layer("out").output
+    with pytest.raises(ValueError, match="do not depend on `wrt_tensor`"):
+        engine.compute(model.inputs, _am(model, "hidden", 0), np.ones((1, 4), "float32"), wrt_tensor=wrt)
+
+
+def test_bad_losses():
+    model = two_layer_linear(W1, W2)
+
+    class NotSymbolic(Loss):
+        def build_loss(self):
+            return 3.0
+
+    with pytest.raises(TypeError, match="build_loss"):
+        engine.compute(model.inputs, [(NotSymbolic(), 1)], np.ones((1, 4), "float32"))
+    with pytest.raises(ValueError, match="non-zero weight"):
+        engine.compute(model.inputs, _am(model, "out", 0, weight=0), np.ones((1, 4), "float32"))
+
+
+def test_only_the_engine_opens_a_gradient_tape():
+    package = pathlib.Path(engine.__file__).parent
+    users = sorted(p.name for p in package.rglob("*.py") if "GradientTape" in p.read_text())
+    assert users == ["engine.py"]
