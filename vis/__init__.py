@@ -13,7 +13,9 @@ def _require_tensorflow() -> None:
         ) from error
     major, minor = (int(part) for part in tf.__version__.split(".")[:2])
     if (major, minor) < (2, 16):
-        raise ImportError(f"vis needs TensorFlow 2.16 or newer (Keras 3). Found: tensorflow=={tf.__version__}")
+        raise ImportError(
+            f"vis needs TensorFlow 2.16 or newer (Keras 3). Found: tensorflow=={tf.__version__}"
+        )
 
 
 _require_tensorflow()

@@ -162,7 +162,9 @@ def _per_sample(value, batch):
 
 def _wrt_occurrences(wrt_tensor, exprs: list) -> list:
     if not graph.is_keras_tensor(wrt_tensor):
-        raise TypeError(f"`wrt_tensor` must be a Keras tensor such as `layer.output`. Received: {wrt_tensor!r}")
+        raise TypeError(
+            f"`wrt_tensor` must be a Keras tensor such as `layer.output`. Received: {wrt_tensor!r}"
+        )
     found = graph.occurrences(wrt_tensor, exprs)
     if not found:
         name = graph.producer(wrt_tensor)[0].name

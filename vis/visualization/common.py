@@ -62,7 +62,9 @@ def prepare_seed(seed_input, input_tensor, argument: str = "seed_input") -> tupl
         )
     batch = batch.astype(keras.backend.standardize_dtype(input_tensor.dtype), copy=True)
     if not np.all(np.isfinite(batch)):
-        raise ValueError(f"`{argument}` contains NaN or inf values. Received: {argument} with shape {array.shape}")
+        raise ValueError(
+            f"`{argument}` contains NaN or inf values. Received: {argument} with shape {array.shape}"
+        )
     return batch, added
 
 
@@ -71,7 +73,8 @@ def _fits(shape, expected) -> bool:
 
 
 def _show(shape) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    text = ", ".join("None" if d is None else str(d) for d in shape)
+    return f"({text},)" if len(shape) == 1 else f"({text})"
 
 
 def warn_if_softmax(layer) -> None:
