@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vis import graph
+from vis import graph, rebuild
 
 _CACHE_ATTR = "_vis_engine_programs"
 _CACHE_SIZE = 16
@@ -57,25 +57,34 @@ class Program:
         wrt_tensor: Tensor to differentiate with respect to; None for the inputs.
     """
 
-    def __init__(self, input_tensors: list, losses: list, wrt_tensor=None) -> None:
+    def __init__(self, input_tensors: list, losses: list, wrt_tensor=None, backprop_modifier=None) -> None:
         self.input_tensors = list(input_tensors)
         self.loss_names = [str(loss) for loss in losses]
         exprs = [_build(loss) for loss in losses]
         self.placeholders = [p for loss in losses for p in loss.runtime_placeholders]
         found = graph.sources(exprs, exclude=self.placeholders)
-        if wrt_tensor is not None and not graph.is_input(wrt_tensor):
-            found += [s for s in graph.sources([wrt_tensor]) if all(s is not f for f in found)]
         self.source_inputs = graph.match_sources(found, self.input_tensors)
         self.wrt_inputs = self._wrt_inputs(wrt_tensor)
-        self.wrt_tensors = [] if self.wrt_inputs is not None else _wrt_occurrences(wrt_tensor, exprs)
         self._diagnosis = _nondifferentiable_hint(exprs)
-        self.model = keras.Model(found + self.placeholders, exprs + self.wrt_tensors)
+        graph_inputs, outputs = found + self.placeholders, exprs
+        needs_rebuild = self.wrt_inputs is None and not graph.occurrences(wrt_tensor, exprs)
+        if backprop_modifier is not None or needs_rebuild:
+            rebuilt = rebuild.rebuild(graph_inputs, exprs, backprop_modifier)
+            graph_inputs, outputs = rebuilt.inputs, rebuilt.outputs
+            self.wrt_tensors = [] if self.wrt_inputs is not None else _wrt_occurrences(wrt_tensor, rebuilt)
+        else:
+            self.wrt_tensors = [] if self.wrt_inputs is not None else graph.occurrences(wrt_tensor, exprs)
+        self.model = keras.Model(graph_inputs, outputs + self.wrt_tensors)
         self.n_losses = len(exprs)
         # Keys built from id() stay valid only while these objects live.
-        self._pinned = (list(losses), wrt_tensor)
+        self._pinned = (list(losses), wrt_tensor, backprop_modifier)
         self.compiled = tf.function(self.gradients, input_signature=self._signature(), reduce_retracing=True)
 
     def _wrt_inputs(self, wrt_tensor) -> list[int] | None:
+        if wrt_tensor is not None and not graph.is_keras_tensor(wrt_tensor):
+            raise TypeError(
+                f"`wrt_tensor` must be a Keras tensor such as `layer.output`. Received: {wrt_tensor!r}"
+            )
         if wrt_tensor is None:
             return list(range(len(self.input_tensors)))
         if graph.is_input(wrt_tensor):
@@ -160,12 +169,8 @@ def _per_sample(value, batch):
     return value
 
 
-def _wrt_occurrences(wrt_tensor, exprs: list) -> list:
-    if not graph.is_keras_tensor(wrt_tensor):
-        raise TypeError(
-            f"`wrt_tensor` must be a Keras tensor such as `layer.output`. Received: {wrt_tensor!r}"
-        )
-    found = graph.occurrences(wrt_tensor, exprs)
+def _wrt_occurrences(wrt_tensor, rebuilt) -> list:
+    found = rebuilt.find(wrt_tensor)
     if not found:
         name = graph.producer(wrt_tensor)[0].name
         raise ValueError(
@@ -188,7 +193,7 @@ def _nondifferentiable_hint(exprs: list) -> str:
     return f"One of these layers has no gradient (argmax, cast, stop_gradient): {names}."
 
 
-def get_program(input_tensors: list, losses: list, wrt_tensor=None) -> Program:
+def get_program(input_tensors: list, losses: list, wrt_tensor=None, backprop_modifier=None) -> Program:
     """Returns the cached compiled program for these losses, building it once.
 
     The cache key is structural: losses with the same `cache_key()` share a
@@ -201,6 +206,7 @@ def get_program(input_tensors: list, losses: list, wrt_tensor=None) -> Program:
         tuple(id(t) for t in input_tensors),
         tuple(loss.cache_key() or ("object", id(loss)) for loss in losses),
         None if wrt_tensor is None else id(wrt_tensor),
+        None if backprop_modifier is None else id(backprop_modifier),
     )
     with _LOCK:
         cache = _cache_of(owner)
@@ -208,7 +214,7 @@ def get_program(input_tensors: list, losses: list, wrt_tensor=None) -> Program:
         if program is not None:
             cache.move_to_end(key)
             return program
-    program = Program(input_tensors, losses, wrt_tensor)
+    program = Program(input_tensors, losses, wrt_tensor, backprop_modifier)
     with _LOCK:
         cache[key] = program
         while len(cache) > _CACHE_SIZE:
@@ -226,7 +232,9 @@ def _cache_of(owner) -> collections.OrderedDict:
     return cache
 
 
-def compute(input_tensors, losses: list, seed_inputs, wrt_tensor=None) -> EngineResult:
+def compute(
+    input_tensors, losses: list, seed_inputs, wrt_tensor=None, backprop_modifier=None
+) -> EngineResult:
     """Evaluates weighted losses and their gradient for a batch of seed inputs.
 
     Args:
@@ -234,7 +242,10 @@ def compute(input_tensors, losses: list, seed_inputs, wrt_tensor=None) -> Engine
         losses: A list of `(Loss, weight)` pairs; pairs with weight 0 or None are skipped.
         seed_inputs: A batch array (batch axis first), or a list of them, one per input.
         wrt_tensor: Tensor to differentiate with respect to: None for the
-            input(s), or an intermediate tensor such as `layer.output`.
+            input(s), or an intermediate tensor such as `layer.output`, also
+            of a layer inside a nested model.
+        backprop_modifier: Optional `layer -> callable or None` that swaps
+            layers for the gradient computation (see `vis.backprop_modifiers`).
 
     Returns:
         An `EngineResult`.
@@ -247,6 +258,6 @@ def compute(input_tensors, losses: list, seed_inputs, wrt_tensor=None) -> Engine
     kept = [(loss, weight) for loss, weight in losses if weight]
     if not kept:
         raise ValueError(f"At least one loss needs a non-zero weight. Received: losses={losses!r}")
-    program = get_program(list(inputs), [loss for loss, _ in kept], wrt_tensor)
+    program = get_program(list(inputs), [loss for loss, _ in kept], wrt_tensor, backprop_modifier)
     seeds = seed_inputs if isinstance(seed_inputs, (list, tuple)) else [seed_inputs]
     return program(list(seeds), [loss for loss, _ in kept], [float(w) for _, w in kept])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import keras
 import numpy as np
 
-from vis import engine, grad_modifiers
+from vis import backprop_modifiers, engine, grad_modifiers, graph
 from vis.losses import ActivationMaximization
 from vis.utils.layers import get_layer
 from vis.visualization import common
@@ -44,10 +45,17 @@ def visualize_saliency_with_losses(
         ValueError: For a seed of the wrong shape, non-finite values, or an
             unknown `grad_modifier`.
     """
+    return saliency_maps(input_tensor, losses, seed_input, wrt_tensor, grad_modifier, keepdims)
+
+
+def saliency_maps(
+    input_tensor, losses, seed_input, wrt_tensor, grad_modifier, keepdims, backprop_modifier=None
+) -> np.ndarray:
+    """Shared body of the saliency functions (with an engine backprop modifier)."""
     inputs = common.as_input_list(input_tensor)
     modifier = grad_modifiers.get(grad_modifier)
     seed, added = common.prepare_seed(seed_input, inputs[0])
-    result = engine.compute(inputs, losses, seed, wrt_tensor=wrt_tensor)
+    result = engine.compute(inputs, losses, seed, wrt_tensor=wrt_tensor, backprop_modifier=backprop_modifier)
     grads = result.grads[0] if isinstance(result.grads, list) else result.grads
     if modifier is not None:
         grads = modifier(grads)
@@ -88,20 +96,33 @@ def visualize_saliency(
             of the wrong shape or an unknown modifier.
         TypeError: For arguments of the wrong type.
     """
-    model, layer, wrt_tensor = _modified(model, layer_idx, wrt_tensor, backprop_modifier)
+    model, layer, wrt_tensor, modifier = _modified(model, layer_idx, wrt_tensor, backprop_modifier)
     common.warn_if_softmax(layer)
     losses = [(ActivationMaximization(layer, filter_indices), -1)]
-    return visualize_saliency_with_losses(
-        common.model_inputs(model), losses, seed_input, wrt_tensor, grad_modifier, keepdims
-    )
+    inputs = common.model_inputs(model)
+    return saliency_maps(inputs, losses, seed_input, wrt_tensor, grad_modifier, keepdims, modifier)
 
 
 def _modified(model, layer_idx, wrt_tensor, backprop_modifier):
-    """Resolves the layer, on a copy of the model when a backprop modifier is given."""
-    layer = get_layer(model, layer_idx)
-    if backprop_modifier is None:
-        return model, layer, wrt_tensor
-    from vis.backend import modify_model_backprop
+    """Resolves the layer and the backprop modifier.
 
-    modified = modify_model_backprop(model, backprop_modifier)
-    return modified.model, modified.layer_for(layer), modified.tensor_for(wrt_tensor)
+    Named modifiers ('guided', 'rectified') are applied by the engine while it
+    rebuilds the graph, so they come back as the fourth item. A user callable
+    `model -> model` is applied here, and the layer and `wrt_tensor` are
+    looked up again by name in the model it returns.
+
+    Returns:
+        `(model, layer, wrt_tensor, engine_modifier)`.
+    """
+    layer = get_layer(model, layer_idx)
+    modifier = backprop_modifiers.get(backprop_modifier)
+    if modifier is None or backprop_modifiers.is_engine_modifier(modifier):
+        return model, layer, wrt_tensor, modifier
+    modified = modifier(model)
+    if not isinstance(modified, keras.Model):
+        raise TypeError(
+            f"A `backprop_modifier` callable must return a Keras model. Received: {modified!r}"
+        )
+    if wrt_tensor is not None:
+        wrt_tensor = get_layer(modified, graph.producer(wrt_tensor)[0].name).output
+    return modified, get_layer(modified, layer.name), wrt_tensor, None
