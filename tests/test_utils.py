@@ -424,11 +424,13 @@ def test_apply_modifications_softmax_to_linear(build, no_files):
     np.testing.assert_allclose(model.predict(x, verbose=0), probs_before, rtol=1e-6, atol=1e-7)
     for before, after in zip(weights_before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(before, after)
-    # The result is a new Functional model with its own layers and weights.
-    assert result is not model and not isinstance(result, keras.Sequential)
+    # The result is a new model of the same kind, with the same layer order
+    # (indices found before the call stay valid), and its own layers and weights.
+    assert result is not model and type(result) is type(model)
+    assert [layer.name for layer in result.layers] == [layer.name for layer in model.layers]
     assert result.name == model.name
     assert tuple(result.input.shape) == (None, 4)
-    assert result.layers[0].name == "features"
+    assert tuple(result.output.shape) == (None, 3) or result.output.shape[0] is None
     assert result.compiled and result.get_compile_config()["loss"] == "categorical_crossentropy"
     assert [layer.name for layer in result.layers if layer.weights] == ["hidden", "preds"]
     assert not {id(layer) for layer in result.layers} & {id(layer) for layer in model.layers}

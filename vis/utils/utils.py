@@ -140,7 +140,7 @@ def _fresh_inputs(model):
 
 
 def _clone_model(model, custom_objects):
-    """Clones a Functional or Sequential model from its layers' configs, as a Functional model."""
+    """Clones a Functional or Sequential model from its layers' configs (same type, same layer order)."""
     if isinstance(model, keras.Sequential):
         try:
             inputs = _fresh_inputs(model)
@@ -149,10 +149,13 @@ def _clone_model(model, custom_objects):
                 "The Sequential model must be built (have a defined input shape). "
                 f"Received: model={model.name!r}"
             ) from error
-        outputs = inputs
-        for layer in model.layers:
-            outputs = _clone_layer(layer, custom_objects)(outputs)
-        return keras.Model(inputs, outputs, name=model.name)
+        clone = keras.Sequential(
+            [inputs] + [_clone_layer(layer, custom_objects) for layer in model.layers], name=model.name
+        )
+        # Calling it once on a fresh input defines `clone.input` / `clone.output`,
+        # which Keras 3 leaves undefined for a Sequential that was never called.
+        clone(keras.Input(batch_shape=inputs.shape, dtype=inputs.dtype))
+        return clone
     if isinstance(model, keras.Model) and any(cls.__name__ == "Functional" for cls in type(model).__mro__):
         return keras.models.clone_model(
             model,
@@ -174,9 +177,11 @@ def apply_modifications(model, custom_objects=None):
     with `keras.models.clone_model`, and the weights are copied. No file is written.
 
     The original `model` is left unchanged (its weights and layers are not shared
-    with the result). A `keras.Sequential` comes back as an equivalent *Functional*
-    model, because in Keras 3 `Sequential.input` may raise while visualizations
-    (and users) rely on `model.input`. If `model` was compiled, the result is
+    with the result). A `keras.Sequential` comes back as a `keras.Sequential` with
+    the same `model.layers` (so a `layer_idx` found before the call still points
+    to the same layer), already called once on a `keras.Input` so that
+    `model.input` and `model.output` work (Keras 3 leaves them undefined for a
+    Sequential that was never called, and keras-vis code passes `model.input`). If `model` was compiled, the result is
     compiled with the same configuration (fresh optimizer state).
 
     Args:
@@ -185,7 +190,7 @@ def apply_modifications(model, custom_objects=None):
             re-create the layers from their configs.
 
     Returns:
-        A new Functional `keras.Model`.
+        A new model of the same kind (Sequential or Functional).
 
     Raises:
         TypeError: If `model` is not a Functional or Sequential model, or

@@ -1,11 +1,17 @@
 """keras-vis visualizations: saliency, grad-CAM and activation maximization."""
 
+from vis.visualization.activation_maximization import visualize_activation, visualize_activation_with_losses
+from vis.visualization.cam import visualize_cam, visualize_cam_with_losses
 from vis.visualization.common import get_num_filters, overlay
 from vis.visualization.saliency import visualize_saliency, visualize_saliency_with_losses
 
 __all__ = [
+    "visualize_activation",
+    "visualize_activation_with_losses",
     "get_num_filters",
     "overlay",
+    "visualize_cam",
+    "visualize_cam_with_losses",
     "visualize_saliency",
     "visualize_saliency_with_losses",
 ]
