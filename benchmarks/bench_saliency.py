@@ -24,7 +24,9 @@ ROUNDS, CLASS = 30, 7
 
 def build():
     keras.utils.set_random_seed(0)
-    model = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3), classifier_activation=None)
+    model = keras.applications.MobileNetV2(
+        weights=None, input_shape=(224, 224, 3), classifier_activation=None
+    )
     return model, np.random.default_rng(0).uniform(-1, 1, (224, 224, 3)).astype("float32")
 
 

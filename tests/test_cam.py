@@ -276,7 +276,6 @@ def test_nested_ambiguous_name_asks_for_a_path():
         _find_penultimate_layer(model, -1, "conv1")
 
 
-@pytest.mark.xfail(reason="nested engine binding pending", strict=False)
 @pytest.mark.parametrize("functional", [False, True], ids=["sequential", "functional"])
 def test_nested_grad_cam_equals_flattened_copy(functional):
     model, base = _nested(functional)

@@ -24,8 +24,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from vis import backprop_modifiers, engine, grad_modifiers
 from vis import callbacks as callbacks_lib
-from vis import engine, grad_modifiers
 from vis import input_modifiers as modifiers_lib
 from vis.utils import utils
 from vis.visualization import common
@@ -78,7 +78,15 @@ class Optimizer:
         TypeError: If `losses` is not a list of `(Loss, weight)` pairs.
     """
 
-    def __init__(self, input_tensor, losses, input_range=(0, 255), wrt_tensor=None, norm_grads=True) -> None:
+    def __init__(
+        self,
+        input_tensor,
+        losses,
+        input_range=(0, 255),
+        wrt_tensor=None,
+        norm_grads=True,
+        backprop_modifier=None,
+    ) -> None:
         inputs = common.as_input_list(input_tensor)
         if len(inputs) != 1:
             raise ValueError(
@@ -90,7 +98,14 @@ class Optimizer:
         self.losses = [loss for loss, _ in kept]
         self.weights = [float(weight) for _, weight in kept]
         self.loss_names = [str(loss) for loss in self.losses]
-        self._program = engine.get_program([self.input_tensor], self.losses, wrt_tensor)
+        modifier = backprop_modifiers.get(backprop_modifier)
+        if modifier is not None and not backprop_modifiers.is_engine_modifier(modifier):
+            raise ValueError(
+                "`Optimizer` takes a named backprop modifier ('guided', 'rectified'); apply a "
+                "`model -> model` callable to the model first. "
+                f"Received: backprop_modifier={backprop_modifier!r}"
+            )
+        self._program = engine.get_program([self.input_tensor], self.losses, wrt_tensor, modifier)
         self.wrt_tensor_is_input_tensor = self._program.wrt_inputs is not None
         self.wrt_tensor = _InputMarker(self.input_tensor) if self.wrt_tensor_is_input_tensor else wrt_tensor
         self.norm_grads = bool(norm_grads)

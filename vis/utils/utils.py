@@ -181,8 +181,8 @@ def apply_modifications(model, custom_objects=None):
     the same `model.layers` (so a `layer_idx` found before the call still points
     to the same layer), already called once on a `keras.Input` so that
     `model.input` and `model.output` work (Keras 3 leaves them undefined for a
-    Sequential that was never called, and keras-vis code passes `model.input`). If `model` was compiled, the result is
-    compiled with the same configuration (fresh optimizer state).
+    Sequential that was never called, and keras-vis code passes `model.input`).
+    If `model` was compiled, the result is compiled with the same configuration (fresh optimizer state).
 
     Args:
         model: A built Functional or Sequential `keras.Model`.

@@ -14,8 +14,8 @@ from vis import optimizer as optimizer_lib
 from vis.losses import ActivationMaximization
 from vis.regularizers import LPNorm, TotalVariation
 from vis.utils import utils
-from vis.utils.layers import get_layer
 from vis.visualization import common
+from vis.visualization.saliency import _modified
 
 
 def visualize_activation_with_losses(
@@ -52,7 +52,10 @@ def visualize_activation_with_losses(
     params = utils.add_defaults_to_kwargs(
         {"seed_input": seed_input, "max_iter": 200, "verbose": False}, **optimizer_params
     )
-    optimizer = optimizer_lib.Optimizer(input_tensor, losses, input_range, wrt_tensor=wrt_tensor)
+    modifier = params.pop("backprop_modifier", None)
+    optimizer = optimizer_lib.Optimizer(
+        input_tensor, losses, input_range, wrt_tensor=wrt_tensor, backprop_modifier=modifier
+    )
     img = optimizer.minimize(**params)[0]
     if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in input_range):
         # uint8 as in keras-vis; a range uint8 cannot hold (e.g. (-1, 1)) gives int32.
@@ -112,7 +115,7 @@ def visualize_activation(
             `input_range` or `max_iter`, or all weights 0.
         TypeError: For arguments of the wrong type.
     """
-    model, layer, wrt_tensor = _modified(model, layer_idx, wrt_tensor, backprop_modifier)
+    model, layer, wrt_tensor, modifier = _modified(model, layer_idx, wrt_tensor, backprop_modifier)
     common.warn_if_softmax(layer)
     image = common.model_inputs(model)[0]
     losses = [
@@ -120,7 +123,9 @@ def visualize_activation(
         (_regularizer(LPNorm, image), lp_norm_weight),
         (_regularizer(TotalVariation, image), tv_weight),
     ]
-    params = utils.add_defaults_to_kwargs({"grad_modifier": grad_modifier}, **optimizer_params)
+    params = utils.add_defaults_to_kwargs(
+        {"grad_modifier": grad_modifier, "backprop_modifier": modifier}, **optimizer_params
+    )
     return visualize_activation_with_losses(image, losses, wrt_tensor, seed_input, input_range, **params)
 
 
@@ -137,14 +142,3 @@ def _regularizer(cls, image):
     if key not in shared:
         shared[key] = cls(image)
     return shared[key]
-
-
-def _modified(model, layer_idx, wrt_tensor, backprop_modifier):
-    """Resolves the layer, on a copy of the model when a backprop modifier is given."""
-    layer = get_layer(model, layer_idx)
-    if backprop_modifier is None:
-        return model, layer, wrt_tensor
-    from vis.backend import modify_model_backprop
-
-    modified = modify_model_backprop(model, backprop_modifier)
-    return modified.model, modified.layer_for(layer), modified.tensor_for(wrt_tensor)
