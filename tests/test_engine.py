@@ -154,3 +154,16 @@ def test_only_the_engine_opens_a_gradient_tape():
     package = pathlib.Path(engine.__file__).parent
     users = sorted(p.name for p in package.rglob("*.py") if "GradientTape" in p.read_text())
     assert users == ["engine.py"]
+
+
+def test_new_regularizer_instances_share_one_program():
+    from vis.regularizers import LPNorm, TotalVariation
+
+    model = small_cnn()
+    seed = RNG.uniform(size=(1, 28, 28, 3)).astype("float32")
+    for _ in range(3):
+        losses = [(LPNorm(model.inputs[0]), 1), (TotalVariation(model.inputs[0]), 1)]
+        engine.compute(model.inputs, losses, seed)
+    programs = engine._cache_of(model.inputs[0]._keras_history.operation)
+    assert len(programs) == 1
+    assert next(iter(programs.values())).compiled.experimental_get_tracing_count() == 1

@@ -85,6 +85,10 @@ class TotalVariation(Loss):
         self.img_input = img_input
         self.beta = beta
 
+    def cache_key(self) -> tuple:
+        """Instances on the same input with the same `beta` share one compiled program."""
+        return ("TotalVariation", id(self.img), float(self.beta), keras.config.image_data_format())
+
     def build_loss(self):
         """Returns the total variation of each sample, normalised.
 
@@ -153,6 +157,10 @@ class LPNorm(Loss):
         self.img = img_input
         self.img_input = img_input
         self.p = p
+
+    def cache_key(self) -> tuple:
+        """Instances on the same input with the same `p` share one compiled program."""
+        return ("LPNorm", id(self.img), float(self.p))
 
     def build_loss(self):
         """Returns the L-p norm of each sample, normalised.

@@ -7,8 +7,6 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from vis import graph
-
 # `vis.optimizer` imports `vis.visualization.common`: import the module, not its names.
 from vis import optimizer as optimizer_lib
 from vis.losses import ActivationMaximization
@@ -120,25 +118,10 @@ def visualize_activation(
     image = common.model_inputs(model)[0]
     losses = [
         (ActivationMaximization(layer, filter_indices), act_max_weight),
-        (_regularizer(LPNorm, image), lp_norm_weight),
-        (_regularizer(TotalVariation, image), tv_weight),
+        (LPNorm(image), lp_norm_weight),
+        (TotalVariation(image), tv_weight),
     ]
     params = utils.add_defaults_to_kwargs(
         {"grad_modifier": grad_modifier, "backprop_modifier": modifier}, **optimizer_params
     )
     return visualize_activation_with_losses(image, losses, wrt_tensor, seed_input, input_range, **params)
-
-
-def _regularizer(cls, image):
-    """Returns one shared `cls(image)` per model input, so repeated calls reuse the compiled program.
-
-    The engine caches programs by the losses' `cache_key()`; the regularizers
-    have none yet, so a new instance per call would mean a new program (and
-    a new trace) per call.
-    """
-    owner = graph.producer(image)[0]
-    shared = owner.__dict__.setdefault("_vis_default_regularizers", {})
-    key = (cls.__name__, id(image))
-    if key not in shared:
-        shared[key] = cls(image)
-    return shared[key]
