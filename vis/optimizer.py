@@ -20,17 +20,16 @@ from __future__ import annotations
 import collections
 import numbers
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from vis import backprop_modifiers, engine, grad_modifiers
 from vis import callbacks as callbacks_lib
 from vis import input_modifiers as modifiers_lib
+from vis.optimizer_loop import Feed, Loop, stepwise
 from vis.utils import utils
 from vis.visualization import common
 
-_DECAY = 0.95  # keras-vis `_rmsprop` decay rate; its step has no learning rate.
 _LOOPS_ATTR = "_vis_optimizer_loops"
 _LOOPS_SIZE = 8
 
@@ -146,7 +145,7 @@ class Optimizer:
         modify = grad_modifiers.get(grad_modifier)
         callbacks = callbacks_lib.check_callbacks(callbacks) + ([callbacks_lib.Print()] if verbose else [])
         args = [tf.convert_to_tensor(a) for loss in self.losses for a in loss.get_runtime_args()]
-        feed = _Feed(
+        feed = Feed(
             tf.constant(seed, tf.float32),
             args,
             tf.constant(self.weights, tf.float32),
@@ -158,7 +157,7 @@ class Optimizer:
         if modify is None and not callbacks and not loop.host_mods:
             best, grads, wrt = loop.fused(feed.x, feed.args, feed.weights, tf.constant(max_iter), feed.seed)
         else:
-            best, grads, wrt = _stepwise(loop, feed, max_iter, modify, callbacks, single)
+            best, grads, wrt = stepwise(loop, feed, max_iter, modify, callbacks, single)
         for c in callbacks:
             c.on_end()
         images = np.stack([utils.deprocess_input(b, self.input_range) for b in np.asarray(best)])
@@ -175,146 +174,16 @@ class Optimizer:
         low, high = self.input_range
         return utils.random_array(shape, mean=np.mean(self.input_range), std=0.05 * (high - low)), True
 
-    def _loop(self, modifiers) -> _Loop:
+    def _loop(self, modifiers) -> Loop:
         """Returns the compiled loop for these modifiers, cached on the engine program."""
         key = (self.norm_grads, tuple(modifiers_lib.cache_key(m) for m in modifiers))
         loops = self._program.__dict__.setdefault(_LOOPS_ATTR, collections.OrderedDict())
         if key not in loops:
-            loops[key] = _Loop(self._program, modifiers, self.norm_grads, self.input_tensor.dtype)
+            loops[key] = Loop(self._program, modifiers, self.norm_grads, self.input_tensor.dtype)
             while len(loops) > _LOOPS_SIZE:
                 loops.popitem(last=False)
         loops.move_to_end(key)
         return loops[key]
-
-
-_Feed = collections.namedtuple("_Feed", "x args weights seed")
-
-
-class _Loop:
-    """Compiled pieces of the optimization loop for one program and modifier set."""
-
-    def __init__(self, program, modifiers, norm_grads: bool, dtype) -> None:
-        self.program, self.norm_grads, self.dtype = program, norm_grads, dtype
-        in_graph = all(modifiers_lib.runs_in_graph(m) for m in modifiers)
-        self.graph_mods = list(modifiers) if in_graph else []
-        self.host_mods = [] if in_graph else list(modifiers)
-        self.update_input = program.wrt_inputs is not None
-        self.forward = tf.function(self._forward, reduce_retracing=True)
-        self.update = tf.function(self._update, reduce_retracing=True)
-        self.fused = tf.function(self._fused, reduce_retracing=True)
-
-    def _forward(self, x, args, weights, seed, i):
-        """Modifiers' `pre`, then the losses and the (normalised) gradients."""
-        shape = x.shape
-        for k, modifier in enumerate(self.graph_mods):
-            x = _call(modifier.pre, x, _sub_seed(seed, i, 2 * k))
-        x = tf.ensure_shape(tf.cast(x, tf.float32), shape)
-        stacked, overall, grads, wrt = self.program.gradients([tf.cast(x, self.dtype)], args, weights)
-        if isinstance(grads, (list, tuple)):
-            grads, wrt = grads[0], wrt[0]
-        grads = tf.cast(grads, tf.float32)
-        if self.norm_grads:
-            axes = list(range(1, grads.shape.rank))
-            rms = tf.sqrt(tf.reduce_mean(tf.square(grads), axis=axes, keepdims=True))
-            grads = grads / (rms + keras.config.epsilon())
-        return x, weights[:, None] * stacked, overall, grads, wrt
-
-    def _update(self, x, grads, cache, best_x, best_loss, overall, seed, i):
-        """The RMSProp step, the modifiers' `post` and best-input tracking."""
-        if self.update_input:
-            cache = _DECAY * cache + (1.0 - _DECAY) * tf.square(grads)
-            x = x - grads / tf.sqrt(cache + keras.config.epsilon())
-        shape = x.shape
-        for k, modifier in reversed(list(enumerate(self.graph_mods))):
-            x = _call(modifier.post, x, _sub_seed(seed, i, 2 * k + 1))
-        x = tf.ensure_shape(tf.cast(x, tf.float32), shape)
-        if self.host_mods:
-            return x, cache, best_x, best_loss
-        return (x, cache, *track(x, overall, best_x, best_loss))
-
-    def _fused(self, x, args, weights, max_iter, seed):
-        """All steps in one `tf.while_loop`; returns the best input, last grads and wrt value."""
-        batch = tf.shape(x)[0]
-        state = (x, tf.zeros_like(x), x, tf.fill([batch], np.float32(np.inf)))
-
-        def body(i, state, grads, wrt):
-            x, cache, best_x, best_loss = state
-            x, _, overall, grads, wrt = self._forward(x, args, weights, seed, i)
-            return i + 1, self._update(x, grads, cache, best_x, best_loss, overall, seed, i), grads, wrt
-
-        start = (tf.constant(0), state, tf.zeros([0]), tf.zeros([0], self._wrt_dtype()))
-        invariants = (
-            tf.TensorShape([]),
-            tuple(t.shape for t in state),
-            tf.TensorShape(None),
-            tf.TensorShape(None),
-        )
-        _, state, grads, wrt = tf.while_loop(
-            lambda i, *_: i < max_iter, body, start, shape_invariants=invariants
-        )
-        return state[2], grads, wrt
-
-    def _wrt_dtype(self):
-        if self.update_input:
-            return self.dtype
-        return tf.as_dtype(keras.backend.standardize_dtype(self.program.wrt_tensors[0].dtype))
-
-
-def track(x, overall, best_x, best_loss) -> tuple:
-    """Keeps, per sample, the input whose overall loss is the lowest so far."""
-    better = overall < best_loss
-    mask = tf.reshape(better, tf.concat([[-1], tf.ones([tf.rank(x) - 1], tf.int32)], 0))
-    return tf.where(mask, x, best_x), tf.where(better, overall, best_loss)
-
-
-def _stepwise(loop: _Loop, feed: _Feed, max_iter: int, modify, callbacks: list, single: bool) -> tuple:
-    """Runs the steps one by one, fetching values for the grad modifier and callbacks."""
-    x = feed.x
-    cache, best_x, best_loss = tf.zeros_like(x), x, tf.fill([tf.shape(x)[0]], np.float32(np.inf))
-    for i in range(max_iter):
-        step = tf.constant(i)
-        for modifier in loop.host_mods:
-            x = tf.convert_to_tensor(modifier.pre(np.array(x)), tf.float32)
-        x, named, overall, grads, wrt = loop.forward(x, feed.args, feed.weights, feed.seed, step)
-        if modify is not None:
-            grads = _modified(modify, grads)
-        if callbacks:
-            values = _host_values(loop.program.loss_names, named, overall, single)
-            for c in callbacks:
-                c.callback(i, *values, np.array(grads), np.array(wrt))
-        x, cache, best_x, best_loss = loop.update(
-            x, grads, cache, best_x, best_loss, overall, feed.seed, step
-        )
-        if loop.host_mods:
-            for modifier in reversed(loop.host_mods):
-                x = tf.convert_to_tensor(modifier.post(np.array(x)), tf.float32)
-            best_x, best_loss = track(x, overall, best_x, best_loss)
-    return best_x, grads, wrt
-
-
-def _modified(modify, grads):
-    result = np.asarray(modify(np.array(grads)), dtype="float32")
-    if result.shape != tuple(grads.shape):
-        raise ValueError(
-            f"`grad_modifier` must return an array of the gradients' shape {tuple(grads.shape)}. "
-            f"Received: an array of shape {result.shape}"
-        )
-    return tf.convert_to_tensor(result)
-
-
-def _host_values(names, named, overall, single: bool) -> tuple:
-    named, overall = np.asarray(named), np.asarray(overall)
-    if single:
-        return [(n, float(v[0])) for n, v in zip(names, named)], float(overall[0])
-    return [(n, v) for n, v in zip(names, named)], overall
-
-
-def _call(method, x, seed):
-    return method(x, seed=seed) if modifiers_lib.accepts_seed(method) else method(x)
-
-
-def _sub_seed(seed, i, k):
-    return tf.random.experimental.stateless_fold_in(tf.random.experimental.stateless_fold_in(seed, i), k)
 
 
 def check_input_range(input_range) -> tuple:
