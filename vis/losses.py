@@ -136,3 +136,12 @@ def check_filter_indices(filter_indices, num_filters: int, layer=None) -> list[i
             )
         result.append(int(index) % num_filters)
     return result
+
+
+def __getattr__(name: str):
+    # `from vis.losses import RegressionTarget` (keras-vis 0.2-0.4) without a circular import.
+    if name == "RegressionTarget":
+        from vis.regression import RegressionTarget
+
+        return RegressionTarget
+    raise AttributeError(f"module 'vis.losses' has no attribute {name!r}")

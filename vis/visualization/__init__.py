@@ -3,6 +3,12 @@
 from vis.visualization.activation_maximization import visualize_activation, visualize_activation_with_losses
 from vis.visualization.cam import visualize_cam, visualize_cam_with_losses
 from vis.visualization.common import get_num_filters, overlay
+from vis.visualization.legacy import (
+    visualize_class_cam,
+    visualize_class_saliency,
+    visualize_regression_cam,
+    visualize_regression_saliency,
+)
 from vis.visualization.saliency import visualize_saliency, visualize_saliency_with_losses
 
 __all__ = [
@@ -14,4 +20,8 @@ __all__ = [
     "visualize_cam_with_losses",
     "visualize_saliency",
     "visualize_saliency_with_losses",
+    "visualize_class_cam",
+    "visualize_class_saliency",
+    "visualize_regression_cam",
+    "visualize_regression_saliency",
 ]
