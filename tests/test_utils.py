@@ -500,3 +500,129 @@ def test_apply_modifications_rejects_bad_arguments():
     unbuilt = keras.Sequential([keras.layers.Dense(2)])
     with pytest.raises(ValueError, match="must be built"):
         utils.apply_modifications(unbuilt)
+
+
+def _softmax_head_model(kind):
+    """features -> Dense 'hidden' (relu) -> Dense 'logits' -> a softmax written as `kind`.
+
+    Returns the model and the layer the keras-vis pattern sets `.activation` on.
+    """
+    keras.utils.set_random_seed(6)
+    hidden = keras.layers.Dense(5, activation="relu", name="hidden")
+    if kind == "Activation-layer":
+        head = [keras.layers.Dense(3, name="logits"), keras.layers.Activation("softmax", name="preds")]
+    elif kind == "Softmax-layer":
+        head = [keras.layers.Dense(3, name="logits"), keras.layers.Softmax(name="preds")]
+    elif kind == "nested-Dense-softmax":
+        logits = keras.layers.Dense(3, activation="softmax", name="logits")
+        head = [keras.Sequential([keras.Input((5,)), logits], name="head")]
+    else:  # A Functional head ending in a Softmax layer, nested in a Functional model.
+        inner_input = keras.Input((5,))
+        inner_logits = keras.layers.Dense(3, name="logits")(inner_input)
+        head = [keras.Model(inner_input, keras.layers.Softmax(name="preds")(inner_logits), name="head")]
+    if kind == "nested-Functional-Softmax-layer":
+        inp = keras.Input((4,), name="features")
+        model = keras.Model(inp, head[0](hidden(inp)), name="classifier")
+    else:
+        model = keras.Sequential([keras.Input((4,), name="features"), hidden, *head], name="classifier")
+    last = model.layers[-1]
+    return model, (last.layers[-1] if isinstance(last, keras.Model) else last)
+
+
+SOFTMAX_HEADS = [
+    "Activation-layer",
+    "Softmax-layer",
+    "nested-Dense-softmax",
+    "nested-Functional-Softmax-layer",
+]
+
+
+def _layer_anywhere(model, name):
+    for layer in model.layers:
+        if layer.name == name:
+            return layer
+        if isinstance(layer, keras.Model):
+            found = _layer_anywhere(layer, name)
+            if found is not None:
+                return found
+    return None
+
+
+@pytest.mark.parametrize("kind", SOFTMAX_HEADS)
+def test_apply_modifications_linear_head_for_every_softmax_form(kind, no_files):
+    model, head = _softmax_head_model(kind)
+    x = np.random.default_rng(3).normal(size=(5, 4)).astype("float32")
+    w1, b1 = _layer_anywhere(model, "hidden").get_weights()
+    w2, b2 = _layer_anywhere(model, "logits").get_weights()
+    logits = _numpy_logits([w1, b1, w2, b2], x)
+    probs = model.predict(x, verbose=0)
+    np.testing.assert_allclose(probs, _softmax(logits), rtol=1e-5, atol=1e-6)
+    weights_before = [w.copy() for w in model.get_weights()]
+    head_type = type(head)
+
+    head.activation = keras.activations.linear  # The keras-vis seed pattern.
+    result = utils.apply_modifications(model)
+
+    np.testing.assert_allclose(result.predict(x, verbose=0), logits, rtol=1e-5, atol=1e-5)
+    assert [layer.name for layer in result.layers] == [layer.name for layer in model.layers]
+    assert type(result) is type(model)
+    # The original still applies softmax, with the same layers and weights.
+    np.testing.assert_allclose(model.predict(x, verbose=0), probs, rtol=1e-6, atol=1e-7)
+    for before, after in zip(weights_before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)
+    assert type(head) is head_type
+    assert not {id(layer) for layer in _all_layers(result)} & {id(layer) for layer in _all_layers(model)}
+
+
+def _all_layers(model):
+    found = []
+    for layer in model.layers:
+        found.append(layer)
+        if isinstance(layer, keras.Model):
+            found.extend(_all_layers(layer))
+    return found
+
+
+def test_apply_modifications_softmax_layer_becomes_a_same_named_linear_activation(no_files):
+    model, head = _softmax_head_model("Softmax-layer")
+    untouched, _ = _softmax_head_model("Softmax-layer")
+    head.activation = keras.activations.linear
+    replaced = utils.apply_modifications(model).get_layer("preds")
+    assert type(replaced) is keras.layers.Activation and replaced.activation is keras.activations.linear
+    # A Softmax layer whose `activation` was not set is re-created as a Softmax.
+    assert type(utils.apply_modifications(untouched).get_layer("preds")) is keras.layers.Softmax
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: keras.layers.ReLU(), lambda: keras.layers.LeakyReLU(0.2), lambda: keras.layers.ELU(),
+     lambda: keras.layers.PReLU()],
+    ids=["ReLU", "LeakyReLU", "ELU", "PReLU"],
+)
+def test_apply_modifications_other_activation_layers_made_linear(make, no_files):
+    keras.utils.set_random_seed(8)
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(5, name="hidden"), make(), keras.layers.Dense(2, name="out")]
+    )
+    x = np.random.default_rng(4).normal(size=(6, 4)).astype("float32")
+    before = model.predict(x, verbose=0)
+    w1, b1, w2, b2 = (*model.get_layer("hidden").get_weights(), *model.get_layer("out").get_weights())
+    model.layers[1].activation = keras.activations.linear
+    result = utils.apply_modifications(model)
+    np.testing.assert_allclose(result.predict(x, verbose=0), (x @ w1 + b1) @ w2 + b2, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(before, (x @ w1 + b1) @ w2 + b2, atol=1e-3)  # The activation mattered.
+    np.testing.assert_allclose(model.predict(x, verbose=0), before, rtol=1e-6)
+
+
+def test_apply_modifications_keeps_a_layer_shared_with_a_nested_model_shared(no_files):
+    shared = keras.layers.Dense(4, name="shared")
+    inner_input = keras.Input((4,))
+    inner = keras.Model(inner_input, keras.layers.Softmax(name="sm")(shared(inner_input)), name="inner")
+    inp = keras.Input((4,))
+    model = keras.Model(inp, keras.layers.Add(name="add")([inner(inp), shared(inp)]))
+    x = np.random.default_rng(5).normal(size=(3, 4)).astype("float32")
+    inner.get_layer("sm").activation = keras.activations.linear
+    result = utils.apply_modifications(model)
+    assert result.get_layer("inner").get_layer("shared") is result.get_layer("shared")
+    w, b = shared.get_weights()
+    np.testing.assert_allclose(result.predict(x, verbose=0), 2 * (x @ w + b), rtol=1e-5, atol=1e-5)

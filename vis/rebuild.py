@@ -112,4 +112,5 @@ def flat_model(model, replace: Replace | None = None) -> tuple[keras.Model, Rebu
     """
     rebuilt = rebuild(list(model.inputs), list(model.outputs), replace)
     outputs = rebuilt.outputs[0] if len(rebuilt.outputs) == 1 else rebuilt.outputs
-    return keras.Model(rebuilt.inputs, outputs, name=f"{model.name}_flat"), rebuilt
+    inputs = rebuilt.inputs[0] if len(rebuilt.inputs) == 1 else rebuilt.inputs
+    return keras.Model(inputs, outputs, name=f"{model.name}_flat"), rebuilt

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 import keras
 import numpy as np
 
+from vis.utils.colors import colorize as colorize
 from vis.utils.images import bgr2rgb as bgr2rgb
 from vis.utils.images import deprocess_input as deprocess_input
 from vis.utils.images import draw_text as draw_text
@@ -21,6 +22,7 @@ from vis.utils.images import load_img as load_img
 from vis.utils.images import normalize as normalize
 from vis.utils.images import slicer as slicer
 from vis.utils.images import stitch_images as stitch_images
+from vis.utils.modifications import apply_modifications as apply_modifications
 
 # Same file, URL and hash as `keras.applications.imagenet_utils.decode_predictions`.
 CLASS_INDEX_FNAME = "imagenet_class_index.json"
@@ -111,105 +113,6 @@ def get_identifier(identifier, module_globals: dict, module_name: str):
         f"Could not interpret {module_name} identifier: expected a name or a callable. "
         f"Received: identifier={identifier!r}"
     )
-
-
-def _clone_layer(layer, custom_objects):
-    """Rebuilds `layer` from its config, so that changed attributes (activation, ...) apply."""
-    try:
-        with keras.saving.custom_object_scope(custom_objects or {}):
-            return layer.__class__.from_config(layer.get_config())
-    except (TypeError, ValueError) as error:
-        raise type(error)(
-            f"Could not re-create layer {layer.name!r} from its config; pass the custom classes and "
-            f"functions it uses in `custom_objects`. {error}"
-        ) from error
-
-
-def _fresh_inputs(model):
-    """Returns new `keras.Input`s like `model.input`, keeping the input layers' names."""
-    if isinstance(model, keras.Sequential):
-        first = model.get_config()["layers"][0]
-        names = {id(model.inputs[0]): first["config"]["name"]} if first["class_name"] == "InputLayer" else {}
-    else:
-        input_layers = [layer for layer in model.layers if isinstance(layer, keras.layers.InputLayer)]
-        names = {id(layer.output): layer.name for layer in input_layers}
-    return keras.tree.map_structure(
-        lambda x: keras.Input(batch_shape=tuple(x.shape), dtype=x.dtype, name=names.get(id(x))),
-        model.inputs[0] if isinstance(model, keras.Sequential) else model.input,
-    )
-
-
-def _clone_model(model, custom_objects):
-    """Clones a Functional or Sequential model from its layers' configs (same type, same layer order)."""
-    if isinstance(model, keras.Sequential):
-        try:
-            inputs = _fresh_inputs(model)
-        except (AttributeError, IndexError, ValueError) as error:
-            raise ValueError(
-                "The Sequential model must be built (have a defined input shape). "
-                f"Received: model={model.name!r}"
-            ) from error
-        clone = keras.Sequential(
-            [inputs] + [_clone_layer(layer, custom_objects) for layer in model.layers], name=model.name
-        )
-        # Calling it once on a fresh input defines `clone.input` / `clone.output`,
-        # which Keras 3 leaves undefined for a Sequential that was never called.
-        clone(keras.Input(batch_shape=inputs.shape, dtype=inputs.dtype))
-        return clone
-    if isinstance(model, keras.Model) and any(cls.__name__ == "Functional" for cls in type(model).__mro__):
-        return keras.models.clone_model(
-            model,
-            input_tensors=_fresh_inputs(model),
-            clone_function=lambda layer: _clone_layer(layer, custom_objects),
-        )
-    raise TypeError(
-        "`apply_modifications` supports Functional and Sequential Keras models. "
-        f"Received: model of type {type(model).__name__}"
-    )
-
-
-def apply_modifications(model, custom_objects=None):
-    """Rebuilds `model` so that changes made to its layers' attributes take effect.
-
-    Setting e.g. `model.layers[-1].activation = keras.activations.linear` does not
-    change an already built graph. keras-vis saved the model to a file and loaded
-    it back; here every layer is re-created in memory from its (modified) config
-    with `keras.models.clone_model`, and the weights are copied. No file is written.
-
-    The original `model` is left unchanged (its weights and layers are not shared
-    with the result). A `keras.Sequential` comes back as a `keras.Sequential` with
-    the same `model.layers` (so a `layer_idx` found before the call still points
-    to the same layer), already called once on a `keras.Input` so that
-    `model.input` and `model.output` work (Keras 3 leaves them undefined for a
-    Sequential that was never called, and keras-vis code passes `model.input`).
-    If `model` was compiled, the result is compiled with the same configuration (fresh optimizer state).
-
-    Args:
-        model: A built Functional or Sequential `keras.Model`.
-        custom_objects: Optional dict of custom classes/functions needed to
-            re-create the layers from their configs.
-
-    Returns:
-        A new model of the same kind (Sequential or Functional).
-
-    Raises:
-        TypeError: If `model` is not a Functional or Sequential model, or
-            `custom_objects` is not a dict.
-        ValueError: If a Sequential model has no defined input shape.
-    """
-    if custom_objects is not None and not isinstance(custom_objects, dict):
-        raise TypeError(
-            f"`custom_objects` must be a dict or None. Received: custom_objects={custom_objects!r}"
-        )
-    clone = _clone_model(model, custom_objects)
-    clone_layers = {layer.name: layer for layer in clone.layers}
-    for layer in model.layers:
-        if layer.weights:
-            clone_layers[layer.name].set_weights(layer.get_weights())
-    if getattr(model, "compiled", False) and not clone.compiled:
-        with keras.saving.custom_object_scope(custom_objects or {}):
-            clone.compile_from_config(model.get_compile_config())
-    return clone
 
 
 def random_array(shape, mean: float = 128.0, std: float = 20.0) -> np.ndarray:
