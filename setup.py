@@ -16,6 +16,9 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     packages=find_packages(include=["vis", "vis.*"]),
+    package_data={"vis": ["data/*"]},
+    include_package_data=True,
+    entry_points={"console_scripts": ["vis = vis.cli:main"]},
     python_requires=">=3.10",
     install_requires=["numpy>=1.26", "scipy>=1.11", "matplotlib>=3.7", "pillow>=10"],
     extras_require={

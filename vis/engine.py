@@ -61,6 +61,7 @@ class Program:
         self.input_tensors = list(input_tensors)
         self.loss_names = [str(loss) for loss in losses]
         exprs = [_build(loss) for loss in losses]
+        graph.rename_clashing_ops(exprs)
         self.placeholders = [p for loss in losses for p in loss.runtime_placeholders]
         found = graph.sources(exprs, exclude=self.placeholders)
         self.source_inputs = graph.match_sources(found, self.input_tensors)
@@ -74,7 +75,9 @@ class Program:
             self.wrt_tensors = [] if self.wrt_inputs is not None else _wrt_occurrences(wrt_tensor, rebuilt)
         else:
             self.wrt_tensors = [] if self.wrt_inputs is not None else graph.occurrences(wrt_tensor, exprs)
-        self.model = keras.Model(graph_inputs, outputs + self.wrt_tensors)
+        # A `keras.Function`, not a `keras.Model`: a Model insists on unique operation
+        # names, and a user's layer named "add" collides with a `keras.ops.add` in a loss.
+        self.model = keras.Function(graph_inputs, outputs + self.wrt_tensors)
         self.n_losses = len(exprs)
         # Keys built from id() stay valid only while these objects live.
         self._pinned = (list(losses), wrt_tensor, backprop_modifier)
@@ -114,7 +117,9 @@ class Program:
             if self.wrt_inputs is not None:
                 tape.watch([seeds[i] for i in self.wrt_inputs])
             feeds = [seeds[i] for i in self.source_inputs] + list(args)
-            outputs = tf.nest.flatten(self.model(feeds, training=False))
+            # Layers run in inference mode: with no `training` argument anywhere,
+            # Keras resolves it to False (Dropout off, BatchNorm moving statistics).
+            outputs = tf.nest.flatten(self.model(feeds))
             per_sample = [_per_sample(o, batch) for o in outputs[: self.n_losses]]
             stacked = tf.stack(per_sample) if per_sample else tf.zeros((0, batch))
             overall = tf.reduce_sum(weights[:, None] * stacked, axis=0)

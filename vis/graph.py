@@ -129,3 +129,24 @@ def layers_between(tensors: Iterable) -> list:
             seen.add(id(operation))
             found.append(operation)
     return found
+
+
+def rename_clashing_ops(tensors: Iterable) -> None:
+    """Gives loss operations (plain `keras.ops`, not layers) names no other operation has.
+
+    `keras.ops.add` in a loss is auto-named "add", like a user's `Add` layer
+    after `load_model`; a graph needs unique names. Only operations created
+    by loss expressions are renamed in practice: the model's own operations
+    (farther from the loss) are named first and keep their names.
+    """
+    operations = {id(op): op for op in (producer(t)[0] for t in ancestry(tensors))}
+    taken = {op.name for op in operations.values() if isinstance(op, keras.layers.Layer)}
+    # Farthest first: the model's own operations keep their names, the loss's give way.
+    for op in reversed(list(operations.values())):
+        if isinstance(op, keras.layers.Layer):
+            continue
+        name, suffix = op.name, 1
+        while name in taken:
+            name, suffix = f"{op.name}_{suffix}", suffix + 1
+        op.name = name
+        taken.add(name)

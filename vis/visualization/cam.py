@@ -207,7 +207,14 @@ def _grad_cam(inputs, losses, seed_input, penultimate_layer, grad_modifier, back
     """Shared body of the grad-CAM functions (with an engine backprop modifier)."""
     modifier = grad_modifiers.get(grad_modifier)
     seed, added = common.prepare_seed(seed_input, inputs[0])
-    wrt_tensor = penultimate_layer.output
+    try:
+        wrt_tensor = penultimate_layer.output
+    except AttributeError:  # A layer inside a subclassed model has no symbolic output.
+        raise ValueError(
+            f"The penultimate layer '{penultimate_layer.name}' has no symbolic output: it lies inside a "
+            "subclassed model, which has no graph of layers. Grad-CAM needs a Functional or Sequential "
+            f"model. Received: penultimate_layer={penultimate_layer!r}"
+        ) from None
     result = engine.compute(inputs, losses, seed, wrt_tensor=wrt_tensor, backprop_modifier=backprop_modifier)
     grads, values = result.grads, result.wrt_value
     if modifier is not None:

@@ -17,7 +17,9 @@ def model_inputs(model) -> list:
     if not inputs:
         raise ValueError(
             f"Model '{model.name}' has no symbolic inputs: it was never built on a `keras.Input`. "
-            "Build it first (declare `keras.Input(shape)` or call the model on data). "
+            "Build it first (declare `keras.Input(shape)` or call the model on data). A subclassed "
+            "model has no graph of layers: wrap it, `inp = keras.Input(shape); "
+            "model = keras.Model(inp, subclassed(inp))`, to visualize its output. "
             f"Received: model={model!r}"
         )
     return list(inputs)

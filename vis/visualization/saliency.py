@@ -114,6 +114,7 @@ def _modified(model, layer_idx, wrt_tensor, backprop_modifier):
     Returns:
         `(model, layer, wrt_tensor, engine_modifier)`.
     """
+    common.model_inputs(model)  # A clear error for a model without symbolic inputs (subclassed).
     layer = get_layer(model, layer_idx)
     modifier = backprop_modifiers.get(backprop_modifier)
     if modifier is None or backprop_modifiers.is_engine_modifier(modifier):

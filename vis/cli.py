@@ -1,0 +1,265 @@
+"""The `vis` command: `vis demo`, and saliency, grad-CAM and activation maximization on a saved model.
+
+    vis demo [--out DIR]
+    vis saliency MODEL_FILE IMAGE [IMAGE ...] [--layer NAME|IDX] [--class N] [--backprop guided|rectified]
+    vis cam MODEL_FILE IMAGE [IMAGE ...] [--layer NAME|IDX] [--class N]
+    vis activation MODEL_FILE [--layer NAME|IDX] [--class N]
+
+Also `python -m vis ...`. Bad input (a missing file, an unreadable model, an
+unknown layer) prints one line on stderr and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+_ASSUMPTIONS = (
+    "Assumes an image model with one channels-last input (height, width, 1 or 3). Images are read with "
+    "Pillow, converted to grayscale or RGB to match the input's channels, resized to its size (with a "
+    "note) and multiplied by --scale (default 1/255: pixels in [0, 1]). Writes, per image, an overlay PNG "
+    "of the image's original size and the raw map as .npy."
+)
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser, images: bool) -> None:
+    """Adds the arguments shared by the saliency, cam and activation commands."""
+    parser.add_argument("model_file", metavar="MODEL_FILE", help="a saved Keras model (.keras or .h5)")
+    if images:
+        parser.add_argument("images", metavar="IMAGE", nargs="*", help="image files (PNG, JPEG, ...)")
+    parser.add_argument(
+        "--layer",
+        default=None,
+        metavar="NAME|IDX",
+        help="layer to visualize, by name or index (default: the last layer)",
+    )
+    parser.add_argument(
+        "--class",
+        dest="class_index",
+        metavar="N",
+        type=int,
+        default=None,
+        help="output unit (class) or filter to visualize (default: the predicted class"
+        + (")" if images else "; for activation: every unit, up to 10)"),
+    )
+    parser.add_argument("--backprop", choices=["guided", "rectified"], default=None, help="backprop modifier")
+    parser.add_argument("--scale", type=float, default=1 / 255, help="pixel scale factor (default: 1/255)")
+    parser.add_argument(
+        "--out", default="vis-output", metavar="DIR", help="output folder (default: vis-output/)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Returns the argument parser of the `vis` command."""
+    parser = argparse.ArgumentParser(prog="vis", description="Attention maps and activation maximization.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo = commands.add_parser("demo", help="all methods on a small digit CNN that ships with vis")
+    demo.add_argument("--out", default="vis-demo", metavar="DIR", help="output folder (default: vis-demo/)")
+    for name, images, text in [
+        ("saliency", True, "saliency maps of images"),
+        ("cam", True, "grad-CAM maps of images"),
+        ("activation", False, "inputs that maximize a layer's units"),
+    ]:
+        sub = commands.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}. {_ASSUMPTIONS}")
+        _add_model_arguments(sub, images)
+        if not images:
+            sub.add_argument("--max-iter", type=int, default=200, help="optimizer steps (default: 200)")
+    return parser
+
+
+def load_model(path: str):
+    """Loads a saved Keras model without compiling it.
+
+    Raises:
+        FileNotFoundError: If `path` does not exist.
+        ValueError: If the file is not a readable Keras model.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"model file not found: {path}")
+    import keras
+
+    try:
+        return keras.models.load_model(path, compile=False)
+    except (ValueError, OSError, TypeError, KeyError) as error:
+        message = f"could not read the model file {path} (a Keras .keras or .h5 file): {error}"
+        raise ValueError(message) from None
+
+
+def resolve_layer(model, spec: str | None) -> int:
+    """Returns the index in `model.layers` of the layer named or numbered by `spec` (None: the last).
+
+    Raises:
+        ValueError: If no layer has that name or index.
+    """
+    count = len(model.layers)
+    if spec is None:
+        return count - 1
+    if spec.lstrip("-").isdigit():
+        index = int(spec)
+        if not -count <= index < count:
+            raise ValueError(f"unknown layer {spec}: the model has {count} layers (indices 0 to {count - 1})")
+        return index % count
+    names = [layer.name for layer in model.layers]
+    if spec not in names:
+        raise ValueError(f"unknown layer '{spec}'. The model's layers: {', '.join(names)}")
+    return names.index(spec)
+
+
+def input_shape(model) -> tuple[int, int, int]:
+    """Returns `(height, width, channels)` of the model's image input.
+
+    Raises:
+        ValueError: If the model does not take one channels-last image with 1 or 3 channels.
+    """
+    shape = tuple(model.inputs[0].shape)
+    if len(model.inputs) != 1 or len(shape) != 4 or shape[3] not in (1, 3) or None in shape[1:]:
+        raise ValueError(
+            f"the command line handles models with one image input (height, width, 1 or 3 channels, "
+            f"channels last); this model's input shape is {shape}. Use the Python API instead."
+        )
+    return int(shape[1]), int(shape[2]), int(shape[3])
+
+
+def linear_head(model, layer_index: int):
+    """Returns the model with the layer's softmax swapped for a linear activation (keras-vis recipe)."""
+    layer = model.layers[layer_index]
+    if getattr(getattr(layer, "activation", None), "__name__", "") != "softmax":
+        return model
+    import keras
+
+    from vis.utils.utils import apply_modifications
+
+    print(f"note: layer '{layer.name}' ends in softmax; visualizing its logits (softmax swapped for linear)")
+    layer.activation = keras.activations.linear
+    return apply_modifications(model)
+
+
+def load_image(path: str, shape: tuple[int, int, int], scale: float):
+    """Returns `(original_rgb_uint8, model_input_float32)` for one image file.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If it is not a readable image.
+    """
+    import numpy as np
+
+    from vis.utils.utils import load_img
+
+    original = load_img(path)
+    height, width, channels = shape
+    if original.shape[:2] != (height, width):
+        print(
+            f"note: {path} is {original.shape[1]}x{original.shape[0]} pixels; resized to the model's "
+            f"{width}x{height} input (maps are resized back for the overlay)"
+        )
+    pixels = load_img(path, grayscale=channels == 1, target_size=(height, width))
+    pixels = pixels[..., None] if channels == 1 else pixels
+    return original, (pixels.astype("float32") * np.float32(scale))
+
+
+def save_overlay(heatmap, original, path: str) -> None:
+    """Writes `heatmap` (a [0, 1] map) resized to `original`'s size, jet-coloured and blended onto it."""
+    import numpy as np
+    from PIL import Image
+
+    from vis.utils.colors import colorize
+    from vis.visualization import overlay
+
+    height, width = original.shape[:2]
+    resized = Image.fromarray(np.asarray(heatmap, dtype="float32"), mode="F")
+    resized = np.clip(np.asarray(resized.resize((width, height), Image.Resampling.BILINEAR)), 0.0, 1.0)
+    Image.fromarray(overlay(original, colorize(resized), alpha=0.5)).save(path)
+
+
+def _attention(args, model, layer_index: int, shape) -> list[str]:
+    """Writes the saliency or grad-CAM overlay and map of each image; returns the written paths."""
+    import numpy as np
+
+    from vis.visualization import visualize_cam, visualize_saliency
+
+    written = []
+    for path in args.images:
+        original, x = load_image(path, shape, args.scale)
+        target = args.class_index
+        if target is None and layer_index == len(model.layers) - 1:
+            target = int(np.argmax(model.predict(x[None], verbose=0)[0]))
+            print(f"{path}: predicted class {target}")
+        visualize = visualize_saliency if args.command == "saliency" else visualize_cam
+        heatmap = visualize(model, layer_index, target, x, backprop_modifier=args.backprop)
+        stem = os.path.join(args.out, f"{os.path.splitext(os.path.basename(path))[0]}_{args.command}")
+        np.save(stem + ".npy", heatmap)
+        save_overlay(heatmap, original, stem + ".png")
+        written += [stem + ".png", stem + ".npy"]
+    return written
+
+
+def _activation(args, model, layer_index: int) -> list[str]:
+    """Writes the activation-maximizing input of each chosen unit; returns the written paths."""
+    import numpy as np
+    from PIL import Image
+
+    from vis.visualization import get_num_filters, visualize_activation
+
+    top = 255.0 * args.scale
+    units = [args.class_index]
+    if args.class_index is None:
+        units = list(range(min(10, get_num_filters(model.layers[layer_index]))))
+    written = []
+    for unit in units:
+        image = visualize_activation(
+            model,
+            layer_index,
+            unit,
+            input_range=(0.0, top),
+            max_iter=args.max_iter,
+            backprop_modifier=args.backprop,
+        )
+        stem = os.path.join(args.out, f"activation_{model.layers[layer_index].name}_{unit}")
+        np.save(stem + ".npy", image)
+        pixels = np.clip(np.asarray(image, dtype="float64") / top * 255.0, 0, 255).astype(np.uint8)
+        Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(stem + ".png")
+        written += [stem + ".png", stem + ".npy"]
+    return written
+
+
+def run_model_command(args: argparse.Namespace) -> None:
+    """Runs `vis saliency|cam|activation` on a saved model and prints where the files went."""
+    model = load_model(args.model_file)
+    if args.command != "activation" and not args.images:
+        raise ValueError(f"give at least one IMAGE file: vis {args.command} MODEL_FILE IMAGE [IMAGE ...]")
+    for path in getattr(args, "images", []):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"image file not found: {path}")
+    layer_index = resolve_layer(model, args.layer)
+    shape = input_shape(model)
+    model = linear_head(model, layer_index)
+    os.makedirs(args.out, exist_ok=True)
+    if args.command == "activation":
+        written = _activation(args, model, layer_index)
+    else:
+        written = _attention(args, model, layer_index, shape)
+    print(f"Wrote {len(written)} files to {os.path.abspath(args.out)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the `vis` command.
+
+    Args:
+        argv: The arguments after the program name (default: `sys.argv[1:]`).
+
+    Returns:
+        The exit code: 0 on success, 2 for bad input (the message goes to stderr).
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            from vis.demo import run_demo
+
+            run_demo(args.out)
+        else:
+            run_model_command(args)
+    except (FileNotFoundError, ValueError, OSError, TypeError) as error:
+        print(f"vis {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
