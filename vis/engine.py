@@ -5,7 +5,7 @@ weighted losses with respect to the input, grad-CAM with respect to a layer's
 output, and activation maximization loops over engine calls.
 
 `get_program(input_tensors, losses, wrt_tensor)` turns the symbolic loss
-expressions into a Keras model once and compiles the gradient computation
+expressions into a `keras.Function` once and compiles the gradient computation
 with `tf.function`. Seeds, run-time loss arguments (such as the selected
 filters) and loss weights are fed as tensors, so a new class index, a new
 seed or a new batch size never retraces. Programs are cached on the model's
