@@ -67,6 +67,7 @@ class Program:
         self.source_inputs = graph.match_sources(found, self.input_tensors)
         self.wrt_inputs = self._wrt_inputs(wrt_tensor)
         self._diagnosis = _nondifferentiable_hint(exprs)
+        _check_paths(self.loss_names, exprs, found, self.source_inputs, self.wrt_inputs, wrt_tensor)
         graph_inputs, outputs = found + self.placeholders, exprs
         needs_rebuild = self.wrt_inputs is None and not graph.occurrences(wrt_tensor, exprs)
         if backprop_modifier is not None or needs_rebuild:
@@ -184,6 +185,26 @@ def _wrt_occurrences(wrt_tensor, rebuilt) -> list:
             f"Received: wrt_tensor={wrt_tensor!r}"
         )
     return found
+
+
+def _check_paths(names: list, exprs: list, found: list, source_inputs: list, wrt_inputs, wrt_tensor) -> None:
+    """Raises when one loss reaches the target only through non-differentiable tensors.
+
+    Without this, a dead loss (say an argmax head) would pass unnoticed as long
+    as another loss (a regularizer on the input) still has a gradient.
+    """
+    if wrt_inputs is not None:
+        targets = [s for s, index in zip(found, source_inputs) if index in wrt_inputs]
+    else:
+        targets = graph.occurrences(wrt_tensor, exprs)
+    for name, expr in zip(names, exprs):
+        cut = graph.blocked_path(expr, targets)
+        if cut is not None:
+            raise ValueError(
+                f"The gradient of loss '{name}' cannot reach the tensor it is taken with respect to: "
+                f"operation '{cut.name}' outputs non-float values (argmax, cast to int, rounding), "
+                "which have no gradient. Visualize a layer before it."
+            )
 
 
 def _nondifferentiable_hint(exprs: list) -> str:

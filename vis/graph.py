@@ -150,3 +150,28 @@ def rename_clashing_ops(tensors: Iterable) -> None:
             name, suffix = f"{op.name}_{suffix}", suffix + 1
         op.name = name
         taken.add(name)
+
+
+def blocked_path(expr, targets: Iterable):
+    """Returns the operation that cuts every differentiable path from `expr` to `targets`.
+
+    A path is differentiable while its tensors are floating point; an integer
+    or boolean tensor (argmax, a cast to int) carries no gradient. Returns
+    None when a float-only path exists, or when `expr` does not depend on the
+    targets at all (a regularizer on the input, with an intermediate target).
+    """
+    wanted = {id(t) for t in targets}
+    seen, queue, cut = set(), [expr], None
+    while queue:
+        tensor = queue.pop(0)
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        if id(tensor) in wanted:
+            return None
+        if not keras.backend.is_float_dtype(tensor.dtype):
+            if cut is None and any(id(t) in wanted for t in ancestry(parents(tensor))):
+                cut = producer(tensor)[0]
+            continue
+        queue.extend(parents(tensor))
+    return cut
