@@ -24,7 +24,19 @@ setup(
     extras_require={
         "tensorflow": ["tensorflow>=2.16"],
         "cpu": ["tensorflow-cpu>=2.16"],
-        "test": ["pytest>=8", "hypothesis>=6", "ruff>=0.6"],
+        # The tests also build the docs (mkdocs --strict) and execute the example notebooks.
+        "test": [
+            "pytest>=8",
+            "hypothesis>=6",
+            "ruff>=0.6",
+            "mkdocs>=1.6",
+            "mkdocs-material>=9.5",
+            "mkdocstrings[python]>=0.26",
+            "nbclient>=0.10",
+            "nbformat>=5.10",
+            "ipykernel>=6.29",
+        ],
+        "docs": ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"],
         "bench": ["tf-keras-vis==0.8.7"],
     },
     classifiers=[
