@@ -25,13 +25,14 @@ def _fresh_keras_state():
     keras.config.set_image_data_format(data_format)
 
 
-def snapshot(model):
-    """Returns copies of a model's weights, activations and trainable flags."""
-    return (
+def snapshot(model, probe=None):
+    """Returns copies of a model's weights, activations, trainable flags (and predictions on `probe`)."""
+    state = (
         [w.copy() for w in model.get_weights()],
         [getattr(layer, "activation", None) for layer in model.layers],
         [layer.trainable for layer in model.layers],
     )
+    return state if probe is None else (*state, model.predict(probe, verbose=0))
 
 
 def assert_unchanged(model, before, probe):

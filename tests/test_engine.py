@@ -167,3 +167,14 @@ def test_new_regularizer_instances_share_one_program():
     programs = engine._cache_of(model.inputs[0]._keras_history.operation)
     assert len(programs) == 1
     assert next(iter(programs.values())).compiled.experimental_get_tracing_count() == 1
+
+
+def test_two_activation_maximization_losses_in_one_call():
+    # "A 3 that is not a 5": overall = (x W)_3 - (x W)_5 on a bias-free linear model.
+    w = RNG.normal(size=(4, 6)).astype("float32")
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(6, use_bias=False, name="out")])
+    model.layers[0].set_weights([w])
+    layer = model.get_layer("out")
+    losses = [(ActivationMaximization(layer, 3), -1), (ActivationMaximization(layer, 5), 1)]
+    result = engine.compute(model.inputs, losses, np.ones((2, 4), "float32"))
+    np.testing.assert_allclose(result.grads, np.tile(w[:, 3] - w[:, 5], (2, 1)), rtol=1e-5)

@@ -16,6 +16,7 @@ die with the user's model.
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
 from dataclasses import dataclass
 
@@ -23,11 +24,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vis import graph, rebuild
+from vis import diagnostics, graph, rebuild
 
 _CACHE_ATTR = "_vis_engine_programs"
 _CACHE_SIZE = 16
 _LOCK = threading.Lock()
+
+
+class GradientPathError(ValueError):
+    """The gradient of a loss does not reach the tensor it is taken with respect to."""
 
 
 @dataclass
@@ -55,6 +60,8 @@ class Program:
         input_tensors: The model's input Keras tensors.
         losses: The `Loss` objects (their expressions are built here once).
         wrt_tensor: Tensor to differentiate with respect to; None for the inputs.
+        backprop_modifier: Optional policy `layer -> stand-in or None` applied
+            while rebuilding the graph (see `vis.backprop_modifiers`).
     """
 
     def __init__(self, input_tensors: list, losses: list, wrt_tensor=None, backprop_modifier=None) -> None:
@@ -66,8 +73,14 @@ class Program:
         found = graph.sources(exprs, exclude=self.placeholders)
         self.source_inputs = graph.match_sources(found, self.input_tensors)
         self.wrt_inputs = self._wrt_inputs(wrt_tensor)
-        self._diagnosis = _nondifferentiable_hint(exprs)
-        _check_paths(self.loss_names, exprs, found, self.source_inputs, self.wrt_inputs, wrt_tensor)
+        diagnostics.check_paths(
+            self.loss_names, exprs, found, self.source_inputs, self.wrt_inputs, wrt_tensor
+        )
+        self._exprs, self._plain_inputs, self._error = exprs, found + self.placeholders, None
+        # With several losses, a dead one hides behind the others' gradient: each
+        # loss through the model is checked on its own (at trace time only).
+        several = len(exprs) > 1 and self.wrt_inputs is not None
+        self._probed = [i for i, e in enumerate(exprs) if several and diagnostics.depends_on_layers(e)]
         graph_inputs, outputs = found + self.placeholders, exprs
         needs_rebuild = self.wrt_inputs is None and not graph.occurrences(wrt_tensor, exprs)
         if backprop_modifier is not None or needs_rebuild:
@@ -82,7 +95,11 @@ class Program:
         self.n_losses = len(exprs)
         # Keys built from id() stay valid only while these objects live.
         self._pinned = (list(losses), wrt_tensor, backprop_modifier)
-        self.compiled = tf.function(self.gradients, input_signature=self._signature(), reduce_retracing=True)
+        # autograph=False: no Python control flow depends on tensors here, and autograph
+        # would write its converted code to temporary files.
+        self.compiled = tf.function(
+            self.gradients, input_signature=self._signature(), reduce_retracing=True, autograph=False
+        )
 
     def _wrt_inputs(self, wrt_tensor) -> list[int] | None:
         if wrt_tensor is not None and not graph.is_keras_tensor(wrt_tensor):
@@ -114,7 +131,7 @@ class Program:
         """
         seeds = [tf.convert_to_tensor(s) for s in seeds]
         batch = tf.shape(seeds[0])[0]
-        with tf.GradientTape() as tape:
+        with tf.GradientTape(persistent=bool(self._probed)) as tape:
             if self.wrt_inputs is not None:
                 tape.watch([seeds[i] for i in self.wrt_inputs])
             feeds = [seeds[i] for i in self.source_inputs] + list(args)
@@ -127,24 +144,41 @@ class Program:
             total = tf.reduce_sum(overall)
         targets = outputs[self.n_losses :] if self.wrt_inputs is None else [seeds[i] for i in self.wrt_inputs]
         grads = tape.gradient(total, targets)
-        self._check(grads)
+        if all(g is None for g in grads):
+            raise self._fail(self._probed[0] if self._probed else 0)
+        for i in self._probed:  # Only traced: unused gradients are pruned from the compiled graph.
+            if all(g is None for g in tape.gradient(per_sample[i], targets)):
+                raise self._fail(i)
         if self.wrt_inputs is None:
             return stacked, overall, tf.add_n(grads), targets[0]
         return stacked, overall, grads, targets
 
-    def _check(self, grads) -> None:
-        if any(g is not None for g in grads):
-            return
-        raise ValueError(
-            f"The gradient of the losses {self.loss_names} does not reach the tensor it is taken "
-            f"with respect to: the path between them is not differentiable. {self._diagnosis}"
-        )
+    def _fail(self, index: int) -> ValueError:
+        """Returns the error for loss `index`, naming the layer that stops its gradient.
+
+        A plain `ValueError` (autograph rewraps it); `reporting()` re-raises it clean.
+        """
+        points = diagnostics.probe_points(self._exprs[index])
+        layer = diagnostics.cut_layer(points, *_reach(self._plain_inputs, self._exprs[index], points))
+        self._error = diagnostics.unreachable_message(self.loss_names[index], layer, self._exprs)
+        return ValueError(self._error)
+
+    @contextlib.contextmanager
+    def reporting(self):
+        """Re-raises an error found while tracing without `tf.function`'s "in user code" wrapping."""
+        try:
+            yield
+        except ValueError:
+            if self._error is None:
+                raise
+            raise GradientPathError(self._error) from None
 
     def __call__(self, seeds: list, losses: list, weights: list) -> EngineResult:
         """Runs the compiled program on numpy seeds and returns numpy results."""
         args = [np.asarray(a) for loss in losses for a in loss.get_runtime_args()]
         seeds = [tf.convert_to_tensor(s, dtype=t.dtype) for s, t in zip(seeds, self.input_tensors)]
-        stacked, overall, grads, wrt = self.compiled(seeds, args, tf.constant(weights, tf.float32))
+        with self.reporting():
+            stacked, overall, grads, wrt = self.compiled(seeds, args, tf.constant(weights, tf.float32))
         named = [(name, values) for name, values in zip(self.loss_names, stacked.numpy())]
         if isinstance(grads, (list, tuple)):
             grads, wrt = [g.numpy() for g in grads], [w.numpy() for w in wrt]
@@ -187,36 +221,52 @@ def _wrt_occurrences(wrt_tensor, rebuilt) -> list:
     return found
 
 
-def _check_paths(names: list, exprs: list, found: list, source_inputs: list, wrt_inputs, wrt_tensor) -> None:
-    """Raises when one loss reaches the target only through non-differentiable tensors.
+def _reach(inputs: list, expr, points: list) -> tuple[list[bool], list[bool]]:
+    """Returns, for each tensor in `points`, whether the gradient of `expr` reaches it and
+    whether it really holds floats (a `Lambda` may declare float32 and return ints).
 
-    Without this, a dead loss (say an argmax head) would pass unnoticed as long
-    as another loss (a regularizer on the input) still has a gradient.
+    Traced only (never run): both are properties of the graph.
     """
-    if wrt_inputs is not None:
-        targets = [s for s, index in zip(found, source_inputs) if index in wrt_inputs]
-    else:
-        targets = graph.occurrences(wrt_tensor, exprs)
-    for name, expr in zip(names, exprs):
-        cut = graph.blocked_path(expr, targets)
-        if cut is not None:
-            raise ValueError(
-                f"The gradient of loss '{name}' cannot reach the tensor it is taken with respect to: "
-                f"operation '{cut.name}' outputs non-float values (argmax, cast to int, rounding), "
-                "which have no gradient. Visualize a layer before it."
-            )
+    function = keras.Function(list(inputs), [expr])
+    keys = [graph.producer(t) for t in points]
+    reached, floats = [], []
+
+    def trace(*values):
+        computed = {graph.producer(t): [v] for t, v in zip(inputs, values)}
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(values)
+            (output,) = function._run_through_graph(list(values), operation_fn=_recorder(computed, tape))
+            total = tf.reduce_sum(tf.cast(output, tf.float32))
+        found = [computed.get(key, []) for key in keys]
+        grads = tape.gradient(total, found)
+        reached.extend(any(g is not None for g in per_point) for per_point in grads)
+        floats.extend(all(t.dtype.is_floating for t in per_point) for per_point in found)
+        return output
+
+    specs = [tf.TensorSpec(t.shape, t.dtype) for t in inputs]
+    tf.function(trace, autograph=False).get_concrete_function(*specs)
+    return reached, floats
 
 
-def _nondifferentiable_hint(exprs: list) -> str:
-    for tensor in graph.ancestry(exprs):
-        if not keras.backend.is_float_dtype(tensor.dtype):
-            operation = graph.producer(tensor)[0]
-            return (
-                f"Layer '{operation.name}' outputs {tensor.dtype} values, which have no gradient "
-                "(argmax, cast to int, rounding). Visualize a layer before it."
-            )
-    names = ", ".join(f"'{layer.name}'" for layer in graph.layers_between(exprs))
-    return f"One of these layers has no gradient (argmax, cast, stop_gradient): {names}."
+def _recorder(computed: dict, tape):
+    """An `operation_fn` that runs each operation, watches and records its outputs by producer key.
+
+    Watching every output matters: a tape only follows tensors computed from
+    watched ones, and the point is to learn where the chain breaks.
+    """
+
+    def wrap(operation):
+        def call(*args, **kwargs):
+            outputs = operation(*args, **kwargs)
+            for index, tensor in enumerate(tf.nest.flatten(outputs)):
+                if tensor.dtype.is_floating:
+                    tape.watch(tensor)
+                computed.setdefault((operation, index), []).append(tensor)
+            return outputs
+
+        return call
+
+    return wrap
 
 
 def get_program(input_tensors: list, losses: list, wrt_tensor=None, backprop_modifier=None) -> Program:

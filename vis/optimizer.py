@@ -154,10 +154,12 @@ class Optimizer:
         loop = self._loop(modifiers)
         for c in callbacks:
             getattr(c, "on_begin", lambda n: None)(max_iter)
-        if modify is None and not callbacks and not loop.host_mods:
-            best, grads, wrt = loop.fused(feed.x, feed.args, feed.weights, tf.constant(max_iter), feed.seed)
-        else:
-            best, grads, wrt = stepwise(loop, feed, max_iter, modify, callbacks, single)
+        with loop.program.reporting():
+            if modify is None and not callbacks and not loop.host_mods:
+                steps = tf.constant(max_iter)
+                best, grads, wrt = loop.fused(feed.x, feed.args, feed.weights, steps, feed.seed)
+            else:
+                best, grads, wrt = stepwise(loop, feed, max_iter, modify, callbacks, single)
         for c in callbacks:
             c.on_end()
         images = np.stack([utils.deprocess_input(b, self.input_range) for b in np.asarray(best)])

@@ -30,9 +30,11 @@ class Loop:
         self.graph_mods = list(modifiers) if in_graph else []
         self.host_mods = [] if in_graph else list(modifiers)
         self.update_input = program.wrt_inputs is not None
-        self.forward = tf.function(self._forward, reduce_retracing=True)
-        self.update = tf.function(self._update, reduce_retracing=True)
-        self.fused = tf.function(self._fused, reduce_retracing=True)
+        # autograph=False: the steps use TF control flow explicitly, and autograph would
+        # write its converted code to temporary files.
+        self.forward = tf.function(self._forward, reduce_retracing=True, autograph=False)
+        self.update = tf.function(self._update, reduce_retracing=True, autograph=False)
+        self.fused = tf.function(self._fused, reduce_retracing=True, autograph=False)
 
     def _forward(self, x, args, weights, seed, i):
         """Modifiers' `pre`, then the losses and the (normalised) gradients."""
