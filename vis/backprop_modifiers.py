@@ -65,6 +65,29 @@ def _is_plain_relu_layer(layer) -> bool:
     )
 
 
+def _has_relu(layer) -> bool:
+    return _is_plain_relu_layer(layer) or _is_relu(getattr(layer, "activation", None))
+
+
+def _refuse_opaque_relus(layer, name: str) -> None:
+    """Raises for a layer whose own `call` runs ReLU sublayers the rebuild cannot reach.
+
+    Functional and Sequential models are inlined before the policy sees their
+    layers; a subclassed model or a custom layer with ReLU sublayers is
+    opaque, and silently leaving its ReLUs alone would return a plain
+    saliency map labelled guided.
+    """
+    inner = [sub for sub in layer._flatten_layers(include_self=False) if _has_relu(sub)]
+    if inner:
+        kind = "subclassed model" if isinstance(layer, keras.Model) else "custom layer"
+        raise ValueError(
+            f"backprop_modifier={name!r} cannot change the ReLUs inside {kind} '{layer.name}' "
+            f"(for example '{inner[0].name}'): its `call` is Python code vis cannot re-run layer by "
+            "layer. Build it as a Functional or Sequential model, or use backprop_modifier=None. "
+            f"Received: backprop_modifier={name!r}"
+        )
+
+
 class _ReluPolicy:
     """Replaces every ReLU by `relu_fn`; the policy object is what the engine caches by."""
 
@@ -73,6 +96,7 @@ class _ReluPolicy:
         self.relu_fn = relu_fn
 
     def __call__(self, layer):
+        _refuse_opaque_relus(layer, self.name)
         if _is_plain_relu_layer(layer):
             function = self.relu_fn
         elif _is_relu(getattr(layer, "activation", None)):
@@ -90,7 +114,10 @@ class _ReluPolicy:
 
 
 guided = _ReluPolicy("guided", _guided_relu)
+"""Guided backprop: a ReLU passes the gradient back only where the gradient and its input are positive."""
+
 rectified = _ReluPolicy("rectified", _rectified_relu)
+"""Rectified backprop (deconvnet): a ReLU passes the gradient back only where the gradient is positive."""
 
 _BACKPROP_MODIFIERS = {"guided": guided, "rectified": rectified, "relu": rectified, "deconv": rectified}
 
