@@ -211,7 +211,7 @@ def test_no_conv_model_and_bad_penultimate_type():
 
 
 def test_penultimate_without_spatial_axes_is_rejected():
-    with pytest.raises(ValueError, match="spatial axes.*Received: penultimate_layer='d1'"):
+    with pytest.raises(ValueError, match="spatial axes.*Received: penultimate_layer_idx='d1'"):
         visualize_cam(_stack(), -1, 0, np.ones((12, 12, 3)), penultimate_layer_idx="d1")
 
 

@@ -73,10 +73,10 @@ def test_get_unknown_name():
     assert message.startswith("Unknown grad_modifier: 'foo'. Valid names: ")
     for name in REFERENCES:
         assert repr(name) in message
-    assert message.endswith("Received: identifier='foo'")
+    assert message.endswith("Received: grad_modifier='foo'")
 
 
 @pytest.mark.parametrize("identifier", [3, 1.5, ["absolute"]])
 def test_get_wrong_type(identifier):
-    with pytest.raises(TypeError, match=r"Received: identifier="):
+    with pytest.raises(TypeError, match=r"Received: grad_modifier="):
         grad_modifiers.get(identifier)

@@ -221,5 +221,5 @@ def test_callbacks_without_methods_are_rejected_by_name(cnn):
 
     with pytest.raises(TypeError, match="Half"):
         _optimizer(cnn).minimize(max_iter=1, callbacks=[Half()], verbose=False)
-    with pytest.raises(TypeError, match="Received: 3"):
+    with pytest.raises(TypeError, match="Received: callbacks containing 3"):
         _optimizer(cnn).minimize(max_iter=1, callbacks=[3], verbose=False)

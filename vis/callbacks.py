@@ -138,7 +138,8 @@ def check_callbacks(callbacks) -> list:
     for c in callbacks:
         if not (callable(getattr(c, "callback", None)) and callable(getattr(c, "on_end", None))):
             raise TypeError(
-                "Each callback needs `callback(i, named_losses, overall_loss, grads, wrt_value)` and "
-                f"`on_end()` methods (see `vis.callbacks.OptimizerCallback`). Received: {c!r}"
+                "Each of `callbacks` needs `callback(i, named_losses, overall_loss, grads, wrt_value)` "
+                "and `on_end()` methods (see `vis.callbacks.OptimizerCallback`). "
+                f"Received: callbacks containing {c!r}"
             )
     return callbacks

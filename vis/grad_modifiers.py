@@ -110,11 +110,11 @@ def get(identifier: str | Callable | None) -> Callable[[np.ndarray], np.ndarray]
             valid = ", ".join(repr(name) for name in _GRAD_MODIFIERS)
             raise ValueError(
                 f"Unknown grad_modifier: {identifier!r}. Valid names: {valid}. "
-                f"Received: identifier={identifier!r}"
+                f"Received: grad_modifier={identifier!r}"
             ) from None
     if callable(identifier):
         return identifier
     raise TypeError(
         "`grad_modifier` must be a name, a callable or None. "
-        f"Received: identifier={identifier!r} of type {type(identifier).__name__}"
+        f"Received: grad_modifier={identifier!r} of type {type(identifier).__name__}"
     )

@@ -303,12 +303,12 @@ def get(identifier):
         if identifier.lower() not in _MODIFIERS:
             raise ValueError(
                 f"Unknown input modifier: {identifier!r}. Valid names: {', '.join(_MODIFIERS)}. "
-                f"Received: identifier={identifier!r}"
+                f"Received: input_modifiers={identifier!r}"
             )
         return _MODIFIERS[identifier.lower()]()
     if callable(getattr(identifier, "pre", None)) and callable(getattr(identifier, "post", None)):
         return identifier
     raise TypeError(
-        "An input modifier must be a name or an object with `pre` and `post` methods "
-        f"(e.g. an `InputModifier`). Received: {identifier!r} of type {type(identifier).__name__}"
+        "Each of `input_modifiers` must be a name or an object with `pre` and `post` methods (e.g. an "
+        f"`InputModifier`). Received: input_modifiers={identifier!r} of type {type(identifier).__name__}"
     )

@@ -96,7 +96,8 @@ class ActivationMaximization(Loss):
         axis = channel_axis(self.layer, output.ndim)
         spatial = tuple(a for a in range(1, output.ndim) if a != axis)
         per_filter = keras.ops.mean(output, axis=spatial) if spatial else output
-        selection = keras.Input(batch_shape=(self.num_filters,), name="filter_selection")
+        # No fixed name: several of these losses may share one program, and graph names must be unique.
+        selection = keras.Input(batch_shape=(self.num_filters,))
         self.runtime_placeholders = [selection]
         per_filter = keras.ops.cast(per_filter, "float32")
         return -keras.ops.sum(per_filter * selection, axis=-1)
@@ -113,7 +114,9 @@ def check_filter_indices(filter_indices, num_filters: int, layer=None) -> list[i
 
     Raises:
         TypeError: If an index is not an int.
-        ValueError: If an index is outside `[-num_filters, num_filters)`.
+        ValueError: If an index is outside `[0, num_filters)` (negative
+            indices are refused: keras-vis users pass class numbers, and -1
+            silently meaning the last class would hide a bug).
     """
     if filter_indices is None:
         return list(range(num_filters))
@@ -129,12 +132,12 @@ def check_filter_indices(filter_indices, num_filters: int, layer=None) -> list[i
                 "`filter_indices` must be an int, a list of ints or None. "
                 f"Received: filter_indices={filter_indices!r}"
             )
-        if not -num_filters <= index < num_filters:
+        if not 0 <= index < num_filters:
             raise ValueError(
                 f"`filter_indices` must be in [0, {num_filters}) for the {num_filters} "
                 f"filters{where}. Received: filter_indices={filter_indices!r}"
             )
-        result.append(int(index) % num_filters)
+        result.append(int(index))
     return result
 
 

@@ -18,6 +18,15 @@ def channel_axis(layer, ndim: int) -> int:
     return 1 if data_format == "channels_first" else ndim - 1
 
 
+def check_model(model) -> None:
+    """Raises a `TypeError` unless `model` is a Keras model."""
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            "`model` must be a Keras model (load a saved one with `keras.models.load_model`). "
+            f"Received: model={model!r} of type {type(model).__name__}"
+        )
+
+
 def get_layer(model, layer_idx):
     """Returns `model.layers[layer_idx]`, accepting a layer name or object too.
 
@@ -28,8 +37,9 @@ def get_layer(model, layer_idx):
 
     Raises:
         ValueError: If the index is out of range or no layer has that name.
-        TypeError: If `layer_idx` is of another type.
+        TypeError: If `model` is not a Keras model or `layer_idx` is of another type.
     """
+    check_model(model)
     layers = model.layers
     if isinstance(layer_idx, keras.layers.Layer):
         return layer_idx

@@ -181,7 +181,7 @@ def _weighted_maps(grads: np.ndarray, values: np.ndarray, axis: int) -> np.ndarr
     return np.maximum(np.sum(weights * values, axis=-1), 0.0)
 
 
-def _target_shape(seed_shape: tuple, map_ndim: int, axis: int, feature_ndim: int, name: str) -> tuple:
+def _target_shape(seed_shape: tuple, map_ndim: int, axis: int, feature_ndim: int, layer, received) -> tuple:
     """The input's spatial shape: the seed's shape less the channel axis the feature maps have."""
     dims = list(seed_shape)
     if len(dims) == map_ndim + 1:
@@ -189,8 +189,8 @@ def _target_shape(seed_shape: tuple, map_ndim: int, axis: int, feature_ndim: int
     if len(dims) != map_ndim or map_ndim == 0:
         raise ValueError(
             f"grad-CAM needs a penultimate layer with spatial axes matching the input's. Layer "
-            f"'{name}' outputs rank-{feature_ndim} feature maps; the input has shape {tuple(seed_shape)}. "
-            f"Received: penultimate_layer='{name}'"
+            f"'{layer.name}' outputs rank-{feature_ndim} feature maps; the input has shape "
+            f"{tuple(seed_shape)}. Received: {received or f'penultimate_layer={layer.name!r}'}"
         )
     return tuple(dims)
 
@@ -203,7 +203,9 @@ def _resize(maps: np.ndarray, shape: tuple) -> np.ndarray:
     return np.stack([ndimage.zoom(m, factors, order=1) for m in maps])
 
 
-def _grad_cam(inputs, losses, seed_input, penultimate_layer, grad_modifier, backprop_modifier=None):
+def _grad_cam(
+    inputs, losses, seed_input, penultimate_layer, grad_modifier, backprop_modifier=None, received=None
+):
     """Shared body of the grad-CAM functions (with an engine backprop modifier)."""
     modifier = grad_modifiers.get(grad_modifier)
     seed, added = common.prepare_seed(seed_input, inputs[0])
@@ -221,7 +223,7 @@ def _grad_cam(inputs, losses, seed_input, penultimate_layer, grad_modifier, back
         grads = modifier(grads)
     axis = _feature_channel_axis(penultimate_layer, grads.ndim)
     maps = _weighted_maps(np.asarray(grads), np.asarray(values), axis)
-    shape = _target_shape(seed.shape[1:], maps.ndim - 1, axis, grads.ndim, penultimate_layer.name)
+    shape = _target_shape(seed.shape[1:], maps.ndim - 1, axis, grads.ndim, penultimate_layer, received)
     maps = common.normalize_each(_resize(maps, shape))
     return maps[0] if added else maps
 
@@ -312,4 +314,5 @@ def visualize_cam(
     common.warn_if_softmax(layer)
     losses = [(ActivationMaximization(layer, filter_indices), -1)]
     inputs = common.model_inputs(modified)
-    return _grad_cam(inputs, losses, seed_input, penultimate, grad_modifier, modifier)
+    received = f"penultimate_layer_idx={penultimate_layer_idx!r}"
+    return _grad_cam(inputs, losses, seed_input, penultimate, grad_modifier, modifier, received)

@@ -8,11 +8,12 @@ import keras
 import numpy as np
 
 from vis import graph
-from vis.utils.layers import channel_axis
+from vis.utils.layers import channel_axis, check_model
 
 
 def model_inputs(model) -> list:
     """Returns the model's input Keras tensors (`model.input` raises for Sequential in Keras 3)."""
+    check_model(model)
     inputs = getattr(model, "inputs", None)
     if not inputs:
         raise ValueError(
