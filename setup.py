@@ -24,8 +24,10 @@ setup(
     extras_require={
         "tensorflow": ["tensorflow>=2.16"],
         "cpu": ["tensorflow-cpu>=2.16"],
-        # The tests also build the docs (mkdocs --strict) and execute the example notebooks.
+        # The tests also build the docs (mkdocs --strict), execute the example notebooks and
+        # build vis's wheel offline for a fresh virtual environment (setuptools >= 70.1 has bdist_wheel).
         "test": [
+            "setuptools>=70.1",
             "pytest>=8",
             "hypothesis>=6",
             "ruff>=0.6",

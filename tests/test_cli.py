@@ -1,8 +1,12 @@
 """The `vis` command: the demo on the shipped model, a user's model and images, and bad input."""
 
 import os
+import shutil
 import subprocess
 import sys
+import sysconfig
+import venv
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -10,32 +14,73 @@ import pytest
 from PIL import Image
 
 from vis import cli
+from vis.visualization import visualize_cam
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _fresh_venv_with_vis(tmp_path) -> str:
+    """Builds vis's wheel and installs it into a new virtual environment; returns its `bin/` folder.
+
+    Offline: the wheel is built without build isolation, and the new
+    environment reaches TensorFlow and the other dependencies of this
+    interpreter through a `.pth` file (installing TensorFlow again would
+    download 600 MB). vis itself, its data files and the `vis` script come
+    only from the wheel.
+    """
+    src = tmp_path / "src"
+    ignore = shutil.ignore_patterns(".git", "build", "*.egg-info", "__pycache__", "site", ".pytest_cache")
+    shutil.copytree(ROOT, src, ignore=ignore)
+    dist = tmp_path / "dist"
+    build = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index"]
+    subprocess.run([*build, "-w", str(dist), str(src)], check=True, capture_output=True)
+    venv.create(tmp_path / "venv", with_pip=True)
+    bin_dir = tmp_path / "venv" / "bin"
+    python = str(bin_dir / "python")
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    parent = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (Path(purelib) / "_parent_dependencies.pth").write_text("\n".join(sorted(parent)) + "\n")
+    wheel = next(dist.glob("keras_vis-*.whl"))
+    install = [python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)]
+    subprocess.run(install, check=True, capture_output=True)
+    return str(bin_dir)
+
+
 @pytest.mark.slow
-def test_demo_writes_figures_and_grad_cam_lands_on_the_strokes(tmp_path, capsys):
+def test_demo_in_a_fresh_virtual_environment(tmp_path):
+    bin_dir = _fresh_venv_with_vis(tmp_path)
+    where = subprocess.run(
+        [os.path.join(bin_dir, "python"), "-c", "import vis; print(vis.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert where.stdout.startswith(str(tmp_path / "venv")), where.stdout
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("PYTHONPATH", None)
+    run = subprocess.run(
+        [os.path.join(bin_dir, "vis"), "demo", "--out", "demo"], cwd=tmp_path, env=env, capture_output=True
+    )
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
     out = tmp_path / "demo"
-    assert cli.main(["demo", "--out", str(out)]) == 0
+    assert str(out.resolve()) in run.stdout.decode()
     expected = {"saliency.png", "guided_saliency.png", "grad_cam.png", "activation_maximization.png"}
     assert expected | {"overview.png", "maps.npz"} <= set(os.listdir(out))
-    assert str(out.resolve()) in capsys.readouterr().out
     with np.load(out / "maps.npz") as maps:
         images, heat = maps["images"] / 255.0, maps["grad_cam"]
         assert maps["activation"].shape == (10, 28, 28)
-    assert sorted(maps_labels(out)) == list(range(10))
+        assert sorted(maps["labels"].tolist()) == list(range(10))
     for image, heatmap in zip(images, heat):
         strokes = image > 0.5
         assert heatmap.sum() > 0
         ratio = (heatmap[strokes].sum() / heatmap.sum()) / strokes.mean()
         assert ratio >= 1.5, ratio
-
-
-def maps_labels(out):
-    """The labels the demo stored with its maps."""
-    with np.load(out / "maps.npz") as maps:
-        return maps["labels"].tolist()
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +140,50 @@ def test_activation_needs_no_image(tiny_model_file, tmp_path):
     with Image.open(out / "activation_out_1.png") as image:
         assert image.size == (16, 16)
     assert np.load(out / "activation_out_1.npy").shape == (16, 16, 3)
+
+
+@pytest.fixture(scope="module")
+def two_conv_h5_file(tmp_path_factory):
+    """A CNN with two convolution layers and a softmax head, saved in the legacy HDF5 format."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            keras.layers.Conv2D(4, 3, activation="relu", name="conv1"),
+            keras.layers.Conv2D(4, 3, activation="relu", name="conv2"),
+            keras.layers.GlobalAveragePooling2D(name="gap"),
+            keras.layers.Dense(3, activation="softmax", name="out"),
+        ]
+    )
+    path = tmp_path_factory.mktemp("h5") / "two_conv.h5"
+    model.save(path)
+    return str(path)
+
+
+@pytest.mark.parametrize("penultimate", [None, "conv1", "0"])
+def test_cam_on_an_h5_model_with_a_chosen_penultimate_layer(
+    penultimate, two_conv_h5_file, png_file, tmp_path
+):
+    out = tmp_path / "out"
+    extra = [] if penultimate is None else ["--penultimate", penultimate]
+    argv = ["cam", two_conv_h5_file, png_file, "--class", "1", "--scale", "0.01", "--out", str(out), *extra]
+    assert cli.main(argv) == 0
+    written = np.load(out / "picture_cam.npy")
+    # The same map from the Python API on the same file and pixels.
+    model = cli.linear_head(cli.load_model(two_conv_h5_file), 3)
+    _, x = cli.load_image(png_file, (16, 16, 3), 0.01)
+    layer = {None: None, "conv1": "conv1", "0": 0}[penultimate]
+    expected = visualize_cam(model, 3, 1, x, penultimate_layer_idx=layer)
+    np.testing.assert_allclose(written, expected, atol=1e-6)
+    default = visualize_cam(model, 3, 1, x)  # conv2, the last conv layer
+    assert (penultimate is None) == np.allclose(written, default, atol=1e-6)
+
+
+def test_cam_rejects_a_penultimate_layer_that_is_not_conv_or_pooling(
+    capsys, two_conv_h5_file, png_file, tmp_path
+):
+    argv = ["cam", two_conv_h5_file, png_file, "--penultimate", "out", "--out", str(tmp_path)]
+    assert "penultimate_layer_idx" in _error(capsys, argv)
 
 
 def _error(capsys, argv):

@@ -2,7 +2,7 @@
 
     vis demo [--out DIR]
     vis saliency MODEL_FILE IMAGE [IMAGE ...] [--layer NAME|IDX] [--class N] [--backprop guided|rectified]
-    vis cam MODEL_FILE IMAGE [IMAGE ...] [--layer NAME|IDX] [--class N]
+    vis cam MODEL_FILE IMAGE [IMAGE ...] [--layer NAME|IDX] [--class N] [--penultimate NAME|IDX]
     vis activation MODEL_FILE [--layer NAME|IDX] [--class N]
 
 Also `python -m vis ...`. Bad input (a missing file, an unreadable model, an
@@ -63,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     ]:
         sub = commands.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}. {_ASSUMPTIONS}")
         _add_model_arguments(sub, images)
+        if name == "cam":
+            sub.add_argument(
+                "--penultimate",
+                default=None,
+                metavar="NAME|IDX",
+                help="layer whose output grad-CAM weighs, by name or index (default: the last "
+                "convolution or pooling layer before --layer)",
+            )
         if not images:
             sub.add_argument("--max-iter", type=int, default=200, help="optimizer steps (default: 200)")
     return parser
@@ -185,13 +193,21 @@ def _attention(args, model, layer_index: int, shape) -> list[str]:
         if target is None and layer_index == len(model.layers) - 1:
             target = int(np.argmax(model.predict(x[None], verbose=0)[0]))
             print(f"{path}: predicted class {target}")
-        visualize = visualize_saliency if args.command == "saliency" else visualize_cam
-        heatmap = visualize(model, layer_index, target, x, backprop_modifier=args.backprop)
+        if args.command == "saliency":
+            heatmap = visualize_saliency(model, layer_index, target, x, backprop_modifier=args.backprop)
+        else:
+            heatmap = visualize_cam(model, layer_index, target, x, _penultimate(args), args.backprop)
         stem = os.path.join(args.out, f"{os.path.splitext(os.path.basename(path))[0]}_{args.command}")
         np.save(stem + ".npy", heatmap)
         save_overlay(heatmap, original, stem + ".png")
         written += [stem + ".png", stem + ".npy"]
     return written
+
+
+def _penultimate(args) -> int | str | None:
+    """The --penultimate option as visualize_cam takes it: an index, a name, or None."""
+    spec = args.penultimate
+    return int(spec) if spec is not None and spec.lstrip("-").isdigit() else spec
 
 
 def _activation(args, model, layer_index: int) -> list[str]:
