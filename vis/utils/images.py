@@ -6,6 +6,7 @@ data-format helpers `get_img_shape` and `slicer`. None modifies its input.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import math
@@ -161,6 +162,12 @@ def _load_font(font, font_size: int):
     """Returns a Pillow font for `font`, or Pillow's default font if it is missing."""
     if isinstance(font, ImageFont.ImageFont | ImageFont.FreeTypeFont):
         return font
+    return _font_file(font, font_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _font_file(font: str, font_size: int):
+    """Loads a font file once per size (a GIF draws text on every frame); warns once if missing."""
     try:
         return ImageFont.truetype(font, font_size)
     except OSError:
