@@ -248,3 +248,12 @@ def test_no_file_is_written(model, tmp_path, monkeypatch):
 def test_cases_have_unique_ids():
     ids = [case[0] for case in CASES]
     assert len(ids) == len(set(ids)) and all(re.fullmatch(r"[a-z-]+", i) for i in ids)
+
+
+def test_caller_lists_are_not_modified(model):
+    filters, modifiers, callbacks = [2, 0], ["jitter"], [FailingCallback()]
+    copies = (list(filters), list(modifiers), list(callbacks))
+    visualize_saliency(model, -1, filters, SEED)
+    visualize_cam(model, -1, filters, SEED)
+    visualize_activation(model, -1, filters, max_iter=2, input_modifiers=modifiers, callbacks=callbacks)
+    assert (filters, modifiers, callbacks) == copies
