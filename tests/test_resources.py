@@ -10,7 +10,7 @@ import pytest
 from keras import layers
 
 from vis import engine
-from vis.visualization import visualize_cam, visualize_saliency
+from vis.visualization import visualize_activation, visualize_cam, visualize_saliency
 
 SHAPE = (8, 8, 2)
 
@@ -125,3 +125,20 @@ def test_threads_on_a_fresh_model_build_one_program():
     for value in results:
         np.testing.assert_allclose(value, reference, atol=1e-6)
     assert len(_programs(model)) == 1
+
+
+def test_many_programs_do_not_trigger_the_retracing_warning(caplog):
+    # Each program is traced once; TensorFlow must not count them as one function retracing.
+    model = _tiny()
+    x = np.random.default_rng(0).random(SHAPE).astype("float32")
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        for modifier in [None, "guided", "rectified"]:
+            visualize_saliency(model, -1, 0, x, backprop_modifier=modifier)
+        for index in range(3):
+            visualize_saliency(model, -1, index, x, grad_modifier="relu", keepdims=True)
+        visualize_cam(model, -1, 0, x)
+        visualize_cam(model, "conv", 0, x, penultimate_layer_idx="conv")
+        for weight in range(1, 7):
+            visualize_activation(model, -1, 0, max_iter=2, tv_weight=weight, lp_norm_weight=weight)
+    assert len(_programs(model)) >= 5
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]

@@ -31,6 +31,32 @@ _CACHE_SIZE = 16
 _LOCK = threading.Lock()
 
 
+class _Traced:
+    """Calls `method`; a distinct object per compiled function, so TensorFlow counts its traces apart.
+
+    TensorFlow counts traces per function code object, and a bound method
+    shares one across instances: after five programs, each traced once, it
+    would warn "5 out of the last 5 calls ... triggered retracing".
+    """
+
+    def __init__(self, method) -> None:
+        self.method = method
+
+    def __call__(self, *args):
+        return self.method(*args)
+
+
+def compile_method(method, input_signature=None):
+    """Compiles a bound method with `tf.function`: retracing reduced, no autograph.
+
+    No autograph: no Python control flow depends on tensors in vis's compiled
+    code, and autograph would write its converted code to temporary files.
+    """
+    return tf.function(
+        _Traced(method), input_signature=input_signature, reduce_retracing=True, autograph=False
+    )
+
+
 class GradientPathError(ValueError):
     """The gradient of a loss does not reach the tensor it is taken with respect to."""
 
@@ -95,11 +121,7 @@ class Program:
         self.n_losses = len(exprs)
         # Keys built from id() stay valid only while these objects live.
         self._pinned = (list(losses), wrt_tensor, backprop_modifier)
-        # autograph=False: no Python control flow depends on tensors here, and autograph
-        # would write its converted code to temporary files.
-        self.compiled = tf.function(
-            self.gradients, input_signature=self._signature(), reduce_retracing=True, autograph=False
-        )
+        self.compiled = compile_method(self.gradients, self._signature())
 
     def _wrt_inputs(self, wrt_tensor) -> list[int] | None:
         if wrt_tensor is not None and not graph.is_keras_tensor(wrt_tensor):

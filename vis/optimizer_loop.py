@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from vis import input_modifiers as modifiers_lib
+from vis.engine import compile_method
 
 _DECAY = 0.95  # keras-vis `_rmsprop` decay rate; its step has no learning rate.
 
@@ -30,11 +31,9 @@ class Loop:
         self.graph_mods = list(modifiers) if in_graph else []
         self.host_mods = [] if in_graph else list(modifiers)
         self.update_input = program.wrt_inputs is not None
-        # autograph=False: the steps use TF control flow explicitly, and autograph would
-        # write its converted code to temporary files.
-        self.forward = tf.function(self._forward, reduce_retracing=True, autograph=False)
-        self.update = tf.function(self._update, reduce_retracing=True, autograph=False)
-        self.fused = tf.function(self._fused, reduce_retracing=True, autograph=False)
+        self.forward = compile_method(self._forward)
+        self.update = compile_method(self._update)
+        self.fused = compile_method(self._fused)
 
     def _forward(self, x, args, weights, seed, i):
         """Modifiers' `pre`, then the losses and the (normalised) gradients."""
