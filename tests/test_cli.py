@@ -43,11 +43,13 @@ def _fresh_venv_with_vis(tmp_path) -> str:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    parent = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    (Path(purelib) / "_parent_dependencies.pth").write_text("\n".join(sorted(parent)) + "\n")
     wheel = next(dist.glob("keras_vis-*.whl"))
     install = [python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)]
     subprocess.run(install, check=True, capture_output=True)
+    # Only now the dependencies: with this interpreter's packages visible, pip would find
+    # the keras-vis installed here "already satisfied" and skip the wheel.
+    parent = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (Path(purelib) / "_parent_dependencies.pth").write_text("\n".join(sorted(parent)) + "\n")
     return str(bin_dir)
 
 

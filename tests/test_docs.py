@@ -27,6 +27,7 @@ INTERNAL = {
     "vis.rebuild": "re-runs a graph for backprop modifiers and nested models; engine internals",
     "vis.optimizer_loop": "the compiled loop behind `Optimizer.minimize`, documented in vis.optimizer",
     "vis.diagnostics": "turns the engine's missing gradients into error messages",
+    "vis.compiling": "the one tf.function wrapper of the engine and the optimizer loop",
     "vis.utils.layers": "layer and channel-axis lookup used by the visualization functions",
 }
 # Modules whose public names are re-exported by, and documented in, another module's page.

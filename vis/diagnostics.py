@@ -91,3 +91,27 @@ def _hint(exprs: list) -> str:
             )
     names = ", ".join(f"'{layer.name}'" for layer in graph.layers_between(exprs))
     return f"One of these layers has no gradient (argmax, cast, stop_gradient): {names}."
+
+
+def loss_expression(loss):
+    """Returns `loss.build_loss()`, checked to be a symbolic Keras tensor."""
+    expr = loss.build_loss()
+    if not graph.is_keras_tensor(expr):
+        raise TypeError(
+            f"`{type(loss).__name__}.build_loss()` must return a symbolic Keras tensor built with "
+            f"`keras.ops` over `layer.output` or the model's inputs. Received: {expr!r}"
+        )
+    return expr
+
+
+def wrt_occurrences(wrt_tensor, rebuilt) -> list:
+    """Returns the tensors of a rebuilt graph standing for `wrt_tensor`; raises if there are none."""
+    found = rebuilt.find(wrt_tensor)
+    if not found:
+        name = graph.producer(wrt_tensor)[0].name
+        raise ValueError(
+            f"The losses do not depend on `wrt_tensor` (output of layer '{name}'): it must lie "
+            f"between the model's input and the layer the losses are built on. "
+            f"Received: wrt_tensor={wrt_tensor!r}"
+        )
+    return found

@@ -25,36 +25,11 @@ import numpy as np
 import tensorflow as tf
 
 from vis import diagnostics, graph, rebuild
+from vis.compiling import compile_method
 
 _CACHE_ATTR = "_vis_engine_programs"
 _CACHE_SIZE = 16
 _LOCK = threading.Lock()
-
-
-class _Traced:
-    """Calls `method`; a distinct object per compiled function, so TensorFlow counts its traces apart.
-
-    TensorFlow counts traces per function code object, and a bound method
-    shares one across instances: after five programs, each traced once, it
-    would warn "5 out of the last 5 calls ... triggered retracing".
-    """
-
-    def __init__(self, method) -> None:
-        self.method = method
-
-    def __call__(self, *args):
-        return self.method(*args)
-
-
-def compile_method(method, input_signature=None):
-    """Compiles a bound method with `tf.function`: retracing reduced, no autograph.
-
-    No autograph: no Python control flow depends on tensors in vis's compiled
-    code, and autograph would write its converted code to temporary files.
-    """
-    return tf.function(
-        _Traced(method), input_signature=input_signature, reduce_retracing=True, autograph=False
-    )
 
 
 class GradientPathError(ValueError):
@@ -93,7 +68,7 @@ class Program:
     def __init__(self, input_tensors: list, losses: list, wrt_tensor=None, backprop_modifier=None) -> None:
         self.input_tensors = list(input_tensors)
         self.loss_names = [str(loss) for loss in losses]
-        exprs = [_build(loss) for loss in losses]
+        exprs = [diagnostics.loss_expression(loss) for loss in losses]
         graph.rename_clashing_ops(exprs)
         self.placeholders = [p for loss in losses for p in loss.runtime_placeholders]
         found = graph.sources(exprs, exclude=self.placeholders)
@@ -112,7 +87,9 @@ class Program:
         if backprop_modifier is not None or needs_rebuild:
             rebuilt = rebuild.rebuild(graph_inputs, exprs, backprop_modifier)
             graph_inputs, outputs = rebuilt.inputs, rebuilt.outputs
-            self.wrt_tensors = [] if self.wrt_inputs is not None else _wrt_occurrences(wrt_tensor, rebuilt)
+            self.wrt_tensors = (
+                [] if self.wrt_inputs is not None else diagnostics.wrt_occurrences(wrt_tensor, rebuilt)
+            )
         else:
             self.wrt_tensors = [] if self.wrt_inputs is not None else graph.occurrences(wrt_tensor, exprs)
         # A `keras.Function`, not a `keras.Model`: a Model insists on unique operation
@@ -211,16 +188,6 @@ class Program:
         return EngineResult(named, overall.numpy(), grads, wrt)
 
 
-def _build(loss):
-    expr = loss.build_loss()
-    if not graph.is_keras_tensor(expr):
-        raise TypeError(
-            f"`{type(loss).__name__}.build_loss()` must return a symbolic Keras tensor built with "
-            f"`keras.ops` over `layer.output` or the model's inputs. Received: {expr!r}"
-        )
-    return expr
-
-
 def _per_sample(value, batch):
     """Reduces a loss to one value per sample; a scalar loss counts once for the batch."""
     value = tf.cast(value, tf.float32)
@@ -229,18 +196,6 @@ def _per_sample(value, batch):
     if value.shape.rank > 1:
         value = tf.reduce_sum(value, axis=list(range(1, value.shape.rank)))
     return value
-
-
-def _wrt_occurrences(wrt_tensor, rebuilt) -> list:
-    found = rebuilt.find(wrt_tensor)
-    if not found:
-        name = graph.producer(wrt_tensor)[0].name
-        raise ValueError(
-            f"The losses do not depend on `wrt_tensor` (output of layer '{name}'): it must lie "
-            f"between the model's input and the layer the losses are built on. "
-            f"Received: wrt_tensor={wrt_tensor!r}"
-        )
-    return found
 
 
 def _reach(inputs: list, expr, points: list) -> tuple[list[bool], list[bool]]:
