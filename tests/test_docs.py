@@ -23,11 +23,13 @@ API = DOCS / "api"
 # Modules with no API page of their own, and why.
 INTERNAL = {
     "vis": "the package itself: only the version and the TensorFlow check",
-    "vis.graph": "reads Keras graphs for the engine; no user-facing function",
-    "vis.rebuild": "re-runs a graph for backprop modifiers and nested models; engine internals",
+    "vis.engine.graph": "reads Keras graphs for the engine; no user-facing function",
+    "vis.engine.plan": "runs a graph on tensors, nested models inlined; engine internals",
+    "vis.engine.inference": "the inference-mode context of the engine's runs",
+    "vis.engine.program": "the compiled program behind `vis.engine.compute`, documented in vis.engine",
     "vis.optimizer_loop": "the compiled loop behind `Optimizer.minimize`, documented in vis.optimizer",
-    "vis.diagnostics": "turns the engine's missing gradients into error messages",
-    "vis.compiling": "the one tf.function wrapper of the engine and the optimizer loop",
+    "vis.engine.diagnostics": "turns the engine's missing gradients into error messages",
+    "vis.engine.compiling": "the one tf.function wrapper of the engine and the optimizer loop",
     "vis.utils.layers": "layer and channel-axis lookup used by the visualization functions",
 }
 # Modules whose public names are re-exported by, and documented in, another module's page.

@@ -89,7 +89,7 @@ class Loop:
     def _wrt_dtype(self):
         if self.update_input:
             return self.dtype
-        return tf.as_dtype(keras.backend.standardize_dtype(self.program.wrt_tensors[0].dtype))
+        return tf.as_dtype(keras.backend.standardize_dtype(self.program.wrt_tensor.dtype))
 
 
 def track(x, overall, best_x, best_loss) -> tuple:

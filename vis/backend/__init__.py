@@ -49,7 +49,7 @@ def modify_model_backprop(model, backprop_modifier):
         ValueError: For an unknown modifier name.
         TypeError: For a modifier of another type.
     """
-    from vis import backprop_modifiers, rebuild
+    from vis import backprop_modifiers
 
     modifier = backprop_modifiers.get(backprop_modifier)
     if modifier is None:
@@ -61,5 +61,21 @@ def modify_model_backprop(model, backprop_modifier):
     owner = model.inputs[0]._keras_history.operation
     copies = owner.__dict__.setdefault("_vis_backprop_models", {})
     if modifier.name not in copies:
-        copies[modifier.name] = rebuild.flat_model(model, modifier)[0]
+        copies[modifier.name] = _flat_model(model, modifier)
     return copies[modifier.name]
+
+
+def _flat_model(model, replace):
+    """A flat copy of `model`: nested models inlined, `replace`'s stand-ins called, layers shared."""
+    import keras
+
+    from vis.engine.plan import Plan
+
+    plan = Plan(list(model.inputs), list(model.outputs), replace=replace)
+    inputs = [keras.Input(batch_shape=t.shape, dtype=t.dtype) for t in model.inputs]
+    outputs, _ = plan.run(inputs)
+    return keras.Model(
+        inputs[0] if len(inputs) == 1 else inputs,
+        outputs[0] if len(outputs) == 1 else outputs,
+        name=f"{model.name}_flat",
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 import keras
 
 
@@ -27,40 +29,110 @@ def check_model(model) -> None:
         )
 
 
-def get_layer(model, layer_idx):
-    """Returns `model.layers[layer_idx]`, accepting a layer name or object too.
+def flat_layers(model) -> list:
+    """The model's layers in order, each nested model's layers listed just before the model itself."""
+    flat = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            flat.extend(flat_layers(layer))
+        flat.append(layer)
+    return flat
+
+
+def position(flat: list, layer) -> int | None:
+    """The index of `layer` (by identity) in a list of layers, or None."""
+    return next((i for i, candidate in enumerate(flat) if candidate is layer), None)
+
+
+def path_of(model, layer) -> str:
+    """The `'nested_model/layer'` path of a layer of `model` or of its nested models."""
+    for candidate in model.layers:
+        if candidate is layer:
+            return layer.name
+        if isinstance(candidate, keras.Model) and position(flat_layers(candidate), layer) is not None:
+            return f"{candidate.name}/{path_of(candidate, layer)}"
+    raise ValueError(f"Layer '{layer.name}' is not in model '{model.name}'. Received: layer={layer!r}")
+
+
+def _all_paths(model, prefix: str = "") -> list[str]:
+    paths = []
+    for layer in model.layers:
+        paths.append(prefix + layer.name)
+        if isinstance(layer, keras.Model):
+            paths.extend(_all_paths(layer, f"{prefix}{layer.name}/"))
+    return paths
+
+
+def get_layer(model, layer_idx, argument: str = "layer_idx"):
+    """Returns the layer `layer_idx` names: an index, a name, a `'nested/inner'` path or a layer object.
+
+    One lookup for every `layer_idx` and `penultimate_layer_idx`:
+
+    - an int indexes `model.layers` (negative allowed), as in keras-vis;
+    - a name is looked up in `model.layers` first, then inside nested models
+      (transfer-learning bases) when it is unique there;
+    - a path `'outer/inner'` walks nested models by name;
+    - a layer object is accepted when it is a layer of the model or of a nested model.
 
     Args:
         model: A Keras model.
-        layer_idx: An int index into `model.layers` (negative allowed), a
-            layer name, or a layer object of the model.
+        layer_idx: The index, name, path or layer.
+        argument: The argument's name, for error messages.
 
     Raises:
-        ValueError: If the index is out of range or no layer has that name.
+        ValueError: If the index is out of range, no layer has that name (the
+            message lists close matches) or the name is ambiguous.
         TypeError: If `model` is not a Keras model or `layer_idx` is of another type.
     """
     check_model(model)
-    layers = model.layers
     if isinstance(layer_idx, keras.layers.Layer):
+        if position(flat_layers(model), layer_idx) is None:
+            raise ValueError(
+                f"Layer '{layer_idx.name}' is not a layer of model '{model.name}' nor of its nested models. "
+                f"Received: {argument}={layer_idx!r}"
+            )
         return layer_idx
     if isinstance(layer_idx, str):
-        for layer in layers:
-            if layer.name == layer_idx:
-                return layer
-        names = ", ".join(repr(layer.name) for layer in layers)
-        raise ValueError(
-            f"No layer named {layer_idx!r} in model '{model.name}'. "
-            f"Layers: {names}. Received: layer_idx={layer_idx!r}"
-        )
+        return _by_name(model, layer_idx, argument)
     if isinstance(layer_idx, bool) or not hasattr(layer_idx, "__index__"):
         raise TypeError(
-            f"`layer_idx` must be an int or a layer name. Received: layer_idx={layer_idx!r} "
+            f"`{argument}` must be an int, a layer name or a layer. Received: {argument}={layer_idx!r} "
             f"of type {type(layer_idx).__name__}"
         )
-    index = layer_idx.__index__()
+    layers, index = model.layers, layer_idx.__index__()
     if not -len(layers) <= index < len(layers):
         raise ValueError(
-            f"`layer_idx` is out of range for model '{model.name}' with {len(layers)} layers. "
-            f"Received: layer_idx={layer_idx!r}"
+            f"`{argument}` is out of range for model '{model.name}' with {len(layers)} layers. "
+            f"Received: {argument}={layer_idx!r}"
         )
     return layers[index]
+
+
+def _by_name(model, name: str, argument: str):
+    if "/" in name:
+        layer = model
+        for part in name.split("/"):
+            found = [c for c in getattr(layer, "layers", []) if c.name == part]
+            layer = found[0] if found else None
+            if layer is None:
+                break
+        matches = [] if layer is None else [layer]
+    else:
+        matches = [c for c in model.layers if c.name == name]
+        matches = matches or [c for c in flat_layers(model) if c.name == name]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        paths = ", ".join(repr(path_of(model, m)) for m in matches)
+        raise ValueError(
+            f"{len(matches)} layers named {name!r} live in the nested models of model '{model.name}': "
+            f"give a path, one of {paths}. Received: {argument}={name!r}"
+        )
+    close = difflib.get_close_matches(name, _all_paths(model), n=5, cutoff=0.6)
+    hint = f" Close matches: {', '.join(repr(c) for c in close)}." if close else ""
+    top = ", ".join(repr(layer.name) for layer in model.layers[:20])
+    more = ", ..." if len(model.layers) > 20 else ""
+    raise ValueError(
+        f"No layer named {name!r} in model '{model.name}' or its nested models.{hint} "
+        f"Layers: {top}{more}. Received: {argument}={name!r}"
+    )

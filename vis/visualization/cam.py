@@ -24,7 +24,7 @@ from scipy import ndimage
 
 from vis import engine, grad_modifiers
 from vis.losses import ActivationMaximization
-from vis.utils.layers import channel_axis, get_layer
+from vis.utils.layers import channel_axis, flat_layers, get_layer, path_of, position
 from vis.visualization import common
 from vis.visualization.saliency import _modified
 
@@ -56,69 +56,6 @@ def _is_conv_or_pool(layer) -> bool:
     return isinstance(layer, _SPATIAL_TYPES)
 
 
-def _flat_layers(model) -> list:
-    """The model's layers in order, each nested model's layers listed just before the model itself."""
-    flat = []
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            flat.extend(_flat_layers(layer))
-        flat.append(layer)
-    return flat
-
-
-def _position(flat: list, layer) -> int | None:
-    return next((i for i, candidate in enumerate(flat) if candidate is layer), None)
-
-
-def _resolve_penultimate(model, penultimate_layer_idx, flat: list):
-    """Returns the layer named by an index, a name, a 'nested/inner' path or a layer object."""
-    spec = penultimate_layer_idx
-    if isinstance(spec, str):
-        if "/" in spec:
-            layer = model
-            for part in spec.split("/"):
-                found = [c for c in getattr(layer, "layers", []) if c.name == part]
-                layer = found[0] if found else None
-                if layer is None:
-                    break
-            matches = [] if layer is None else [layer]
-        else:
-            top = [c for c in model.layers if c.name == spec]
-            matches = top or [c for c in flat if c.name == spec]
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            raise ValueError(
-                f"{len(matches)} layers named {spec!r} live in the nested models of model '{model.name}'; "
-                f"give a path such as 'nested_model/{spec}'. Received: penultimate_layer_idx={spec!r}"
-            )
-        raise ValueError(
-            f"No layer named {spec!r} in model '{model.name}' or its nested models. "
-            f"Received: penultimate_layer_idx={spec!r}"
-        )
-    if isinstance(spec, keras.layers.Layer) and _position(flat, spec) is None:
-        raise ValueError(
-            f"Layer '{spec.name}' is not a layer of model '{model.name}' nor of its nested models. "
-            f"Received: penultimate_layer_idx={spec!r}"
-        )
-    try:
-        return get_layer(model, spec)
-    except (ValueError, TypeError) as error:
-        message = str(error).replace("layer_idx=", "penultimate_layer_idx=")
-        message = message.replace("`layer_idx`", "`penultimate_layer_idx`")
-        raise type(error)(message) from None
-
-
-def _path_of(model, layer) -> str:
-    """The 'nested_model/layer' path of a layer of `model` or of its nested models."""
-    for candidate in model.layers:
-        if candidate is layer:
-            return layer.name
-        if isinstance(candidate, keras.Model) and _position(_flat_layers(candidate), layer) is not None:
-            return f"{candidate.name}/{_path_of(candidate, layer)}"
-    raise ValueError(f"Layer '{layer.name}' is not in model '{model.name}'. Received: layer={layer!r}")
-
-
 def _find_penultimate_layer(model, layer_idx: int | str, penultimate_layer_idx=None):
     """Returns the layer whose feature maps grad-CAM weighs (keras-vis's helper of the same name).
 
@@ -140,8 +77,8 @@ def _find_penultimate_layer(model, layer_idx: int | str, penultimate_layer_idx=N
             is unknown, or it comes after `layer_idx`.
     """
     layer = get_layer(model, layer_idx)
-    flat = _flat_layers(model)
-    end = _position(flat, layer)
+    flat = flat_layers(model)
+    end = position(flat, layer)
     if end is None:
         raise ValueError(
             f"Layer '{layer.name}' is not in model '{model.name}'. Received: layer_idx={layer_idx!r}"
@@ -155,8 +92,8 @@ def _find_penultimate_layer(model, layer_idx: int | str, penultimate_layer_idx=N
                 f"Received: layer_idx={layer_idx!r}"
             )
         return found
-    penultimate = _resolve_penultimate(model, penultimate_layer_idx, flat)
-    if _position(flat, penultimate) > end:
+    penultimate = get_layer(model, penultimate_layer_idx, "penultimate_layer_idx")
+    if position(flat, penultimate) > end:
         raise ValueError(
             f"`penultimate_layer_idx` must be a layer at or before layer '{layer.name}', but layer "
             f"'{penultimate.name}' comes after it. Received: penultimate_layer_idx={penultimate_layer_idx!r}"
@@ -204,11 +141,18 @@ def _resize(maps: np.ndarray, shape: tuple) -> np.ndarray:
 
 
 def _grad_cam(
-    inputs, losses, seed_input, penultimate_layer, grad_modifier, backprop_modifier=None, received=None
+    inputs,
+    losses,
+    seed_input,
+    penultimate_layer,
+    grad_modifier,
+    backprop_modifier=None,
+    received=None,
+    keep_batch_axis: bool = False,
 ):
     """Shared body of the grad-CAM functions (with an engine backprop modifier)."""
     modifier = grad_modifiers.get(grad_modifier)
-    seed, added = common.prepare_seed(seed_input, inputs[0])
+    seeds = common.prepare_seeds(seed_input, inputs, keep_batch_axis)
     try:
         wrt_tensor = penultimate_layer.output
     except AttributeError:  # A layer inside a subclassed model has no symbolic output.
@@ -217,15 +161,27 @@ def _grad_cam(
             "subclassed model, which has no graph of layers. Grad-CAM needs a Functional or Sequential "
             f"model. Received: penultimate_layer={penultimate_layer!r}"
         ) from None
-    result = engine.compute(inputs, losses, seed, wrt_tensor=wrt_tensor, backprop_modifier=backprop_modifier)
+    result = engine.compute(
+        inputs, losses, seeds.batches, wrt_tensor=wrt_tensor, backprop_modifier=backprop_modifier
+    )
     grads, values = result.grads, result.wrt_value
     if modifier is not None:
         grads = modifier(grads)
     axis = _feature_channel_axis(penultimate_layer, grads.ndim)
     maps = _weighted_maps(np.asarray(grads), np.asarray(values), axis)
-    shape = _target_shape(seed.shape[1:], maps.ndim - 1, axis, grads.ndim, penultimate_layer, received)
-    maps = common.normalize_each(_resize(maps, shape))
-    return maps[0] if added else maps
+    shape = _input_shape(seeds.batches, maps.ndim - 1, axis, grads.ndim, penultimate_layer, received)
+    return seeds.one(common.normalize_each(_resize(maps, shape)))
+
+
+def _input_shape(batches: list, map_ndim: int, axis: int, feature_ndim: int, layer, received) -> tuple:
+    """The spatial shape of the (first) input whose rank fits the feature maps: the map's size."""
+    errors = []
+    for batch in batches:
+        try:
+            return _target_shape(batch.shape[1:], map_ndim, axis, feature_ndim, layer, received)
+        except ValueError as error:
+            errors.append(error)
+    raise errors[0]
 
 
 def visualize_cam_with_losses(
@@ -234,6 +190,7 @@ def visualize_cam_with_losses(
     seed_input,
     penultimate_layer,
     grad_modifier=None,
+    keep_batch_axis: bool = False,
 ) -> np.ndarray:
     """Returns the grad-CAM map of `seed_input` for a weighted list of losses.
 
@@ -253,10 +210,11 @@ def visualize_cam_with_losses(
         penultimate_layer: The layer whose feature maps are weighed, usually
             the last convolution or pooling layer (1-D, 2-D or 3-D).
         grad_modifier: A name from `vis.grad_modifiers`, a callable, or None.
+        keep_batch_axis: Always return a batch axis, also for one sample.
 
     Returns:
         A float32 map in [0, 1] of the seed's spatial shape; with a batch
-        axis when `seed_input` had one.
+        axis for a batch of two or more seeds (or `keep_batch_axis`).
 
     Raises:
         TypeError: If `penultimate_layer` is not a Keras layer.
@@ -268,7 +226,9 @@ def visualize_cam_with_losses(
             f"`penultimate_layer` must be a Keras layer. Received: penultimate_layer={penultimate_layer!r}"
         )
     inputs = common.as_input_list(input_tensor)
-    return _grad_cam(inputs, losses, seed_input, penultimate_layer, grad_modifier)
+    return _grad_cam(
+        inputs, losses, seed_input, penultimate_layer, grad_modifier, keep_batch_axis=keep_batch_axis
+    )
 
 
 def visualize_cam(
@@ -279,15 +239,19 @@ def visualize_cam(
     penultimate_layer_idx=None,
     backprop_modifier=None,
     grad_modifier=None,
+    keep_batch_axis: bool = False,
 ) -> np.ndarray:
     """Returns the grad-CAM map: where in the input the chosen filters find evidence.
 
     Args:
         model: A Keras model (Functional or Sequential, possibly with nested models).
-        layer_idx: Index into `model.layers` (negative allowed) or a layer name.
+        layer_idx: Index into `model.layers` (negative allowed), a layer name
+            (also inside a nested model), a path `'nested_model/layer'` or a layer.
         filter_indices: Output unit (Dense) or channel (Conv): an int, a list
             of ints, or None for all of them.
-        seed_input: One input without the batch axis, or a batch of them.
+        seed_input: One input without the batch axis (or with a batch axis of
+            size 1), or a batch of them; for a model with several inputs, a
+            list in `model.inputs` order or a dict by input name.
         penultimate_layer_idx: The layer whose feature maps are weighed: an
             index into `model.layers`, a layer name, a layer object, a path
             `'nested_model/layer'`, or None for the nearest convolution or
@@ -296,6 +260,7 @@ def visualize_cam(
         backprop_modifier: 'guided', 'rectified' (alias 'relu', 'deconv'), a
             callable `model -> model`, or None.
         grad_modifier: A name from `vis.grad_modifiers`, a callable, or None.
+        keep_batch_axis: Always return a batch axis, also for one sample.
 
     Returns:
         A float32 map in [0, 1] of the seed's spatial shape.
@@ -309,10 +274,11 @@ def visualize_cam(
     penultimate = _find_penultimate_layer(model, layer_idx, penultimate_layer_idx)
     modified, layer, _, modifier = _modified(model, layer_idx, None, backprop_modifier)
     if modified is not model:  # A user callable returned a new model: find the same layer there by path.
-        path = _path_of(model, penultimate)
-        penultimate = _resolve_penultimate(modified, path, _flat_layers(modified))
+        penultimate = get_layer(modified, path_of(model, penultimate), "penultimate_layer_idx")
     common.warn_if_softmax(layer)
     losses = [(ActivationMaximization(layer, filter_indices), -1)]
     inputs = common.model_inputs(modified)
     received = f"penultimate_layer_idx={penultimate_layer_idx!r}"
-    return _grad_cam(inputs, losses, seed_input, penultimate, grad_modifier, modifier, received)
+    return _grad_cam(
+        inputs, losses, seed_input, penultimate, grad_modifier, modifier, received, keep_batch_axis
+    )

@@ -7,7 +7,7 @@ import warnings
 import keras
 import numpy as np
 
-from vis import graph
+from vis.engine import graph
 from vis.utils.layers import channel_axis, check_model
 
 
@@ -40,8 +40,18 @@ def as_input_list(input_tensor, argument: str = "input_tensor") -> list:
     return tensors
 
 
-def prepare_seed(seed_input, input_tensor, argument: str = "seed_input") -> tuple[np.ndarray, bool]:
-    """Validates a seed and returns it as a float batch, and whether a batch axis was added.
+def prepare_seed(
+    seed_input, input_tensor, argument: str = "seed_input", keep_batch_axis: bool = False
+) -> tuple[np.ndarray, bool]:
+    """Validates a seed and returns it as a float batch, and whether results drop the batch axis.
+
+    The keras-vis rule: one input without the batch axis, or with a batch axis
+    of size 1 (`np.expand_dims(img, 0)`, the array given to `model.predict`),
+    gives one result without the batch axis; a batch of two or more gives one
+    result per sample. `keep_batch_axis=True` always keeps the batch axis.
+
+    Returns:
+        `(batch, squeeze)`: the seed with a batch axis, and whether to return `results[0]`.
 
     Raises:
         TypeError: If the seed is not array-like numbers.
@@ -52,9 +62,7 @@ def prepare_seed(seed_input, input_tensor, argument: str = "seed_input") -> tupl
     except Exception as error:  # noqa: BLE001 - any conversion failure is a bad argument
         raise TypeError(f"`{argument}` must be a numpy array. Received: {argument}={seed_input!r}") from error
     if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise TypeError(
-            f"`{argument}` must be a numeric array. Received: {argument} of dtype {array.dtype}"
-        )
+        raise TypeError(f"`{argument}` must be a numeric array. Received: {argument} of dtype {array.dtype}")
     expected = tuple(input_tensor.shape[1:])
     added = array.ndim == len(expected)
     batch = array[None] if added else array
@@ -63,12 +71,88 @@ def prepare_seed(seed_input, input_tensor, argument: str = "seed_input") -> tupl
             f"`{argument}` must have shape {_show(expected)} (one input) or (batch, {_show(expected)[1:-1]}) "
             f"for input '{input_tensor.name}'. Received: {argument} with shape {array.shape}"
         )
+    if batch.shape[0] == 0:
+        raise ValueError(
+            f"`{argument}` must hold at least one sample. Received: {argument} with shape {array.shape}"
+        )
     batch = batch.astype(keras.backend.standardize_dtype(input_tensor.dtype), copy=True)
     if not np.all(np.isfinite(batch)):
         raise ValueError(
             f"`{argument}` contains NaN or inf values. Received: {argument} with shape {array.shape}"
         )
-    return batch, added
+    return batch, (not keep_batch_axis) and batch.shape[0] == 1
+
+
+class Seeds:
+    """Validated seeds, one batch per model input, and the shape results come back in.
+
+    Attributes:
+        batches: One float batch per model input, in `model.inputs` order.
+        squeeze: Whether results drop the batch axis (one sample, `keep_batch_axis=False`).
+        names: The input names when the seeds were given as a dict, else None.
+    """
+
+    def __init__(self, batches: list, squeeze: bool, names: list | None, listed: bool) -> None:
+        self.batches, self.squeeze, self.names, self._listed = batches, squeeze, names, listed
+
+    def one(self, result):
+        """A batch of results (batch axis first), without the batch axis when `squeeze`."""
+        return result[0] if self.squeeze else result
+
+    def per_input(self, results: list):
+        """One batch of results per input, as the seeds were given: a list, a dict by name, or one."""
+        results = [self.one(r) for r in results]
+        if self.names is not None:
+            return dict(zip(self.names, results))
+        return results if self._listed else results[0]
+
+
+def input_name(tensor) -> str:
+    """The name of a model input (its `InputLayer`'s), as Keras matches dict inputs by it."""
+    return graph.producer(tensor)[0].name
+
+
+def prepare_seeds(
+    seed_input, inputs: list, keep_batch_axis: bool = False, argument: str = "seed_input"
+) -> Seeds:
+    """Validates the seeds of a model with one or several inputs.
+
+    A model with several inputs takes a list (or tuple) of seeds in
+    `model.inputs` order, or a dict by input name; every seed follows the
+    one-input rules of `prepare_seed`, and all hold the same number of samples.
+
+    Raises:
+        TypeError: If a multi-input seed is not a list or dict, or a seed is not numeric.
+        ValueError: For a wrong number of seeds, unknown names, mismatched
+            batch sizes, or a seed that does not fit its input.
+    """
+    if len(inputs) == 1 and not isinstance(seed_input, dict):
+        batch, squeeze = prepare_seed(seed_input, inputs[0], argument, keep_batch_axis)
+        return Seeds([batch], squeeze, None, False)
+    names = [input_name(t) for t in inputs]
+    if isinstance(seed_input, dict):
+        if set(seed_input) != set(names):
+            raise ValueError(
+                f"`{argument}` given as a dict needs one seed per input name {names}. "
+                f"Received: {argument} with keys {sorted(map(str, seed_input))}"
+            )
+        given, labels, keys = [seed_input[n] for n in names], [f"{argument}[{n!r}]" for n in names], names
+    elif isinstance(seed_input, (list, tuple)) and len(seed_input) == len(inputs):
+        given, labels, keys = list(seed_input), [f"{argument}[{i}]" for i in range(len(inputs))], None
+    else:
+        shape = getattr(seed_input, "shape", None)
+        raise TypeError(
+            f"Model has {len(inputs)} inputs {names}: `{argument}` must be a list of {len(inputs)} arrays in "
+            f"that order, or a dict by input name. Received: {argument} of type {type(seed_input).__name__}"
+            + (f" with shape {shape}" if shape is not None else "")
+        )
+    prepared = [prepare_seed(s, t, label, keep_batch_axis) for s, t, label in zip(given, inputs, labels)]
+    sizes = [batch.shape[0] for batch, _ in prepared]
+    if len(set(sizes)) > 1:
+        raise ValueError(
+            f"Every seed of `{argument}` must hold the same number of samples. Received: batch sizes {sizes}"
+        )
+    return Seeds([b for b, _ in prepared], prepared[0][1], keys, True)
 
 
 def _fits(shape, expected) -> bool:

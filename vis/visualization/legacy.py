@@ -15,9 +15,9 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 
-import keras
 import numpy as np
 
+from vis import engine
 from vis.losses import ActivationMaximization
 from vis.regression import _DEFAULT_THRESHOLD, RegressionTarget
 from vis.utils.colors import colorize
@@ -142,9 +142,9 @@ def _regression_maps(model, layer_idx, output_indices, targets, seed_input, thre
     layer = get_layer(model, layer_idx)
     loss = RegressionTarget(layer, output_indices, targets, threshold=threshold)
     inputs = common.model_inputs(model)
-    seeds, added = common.prepare_seed(seed_input, inputs[0])
-    outputs = keras.Model(inputs, layer.output)([seeds], training=False)
-    keep = loss.at_target(keras.ops.convert_to_numpy(outputs))
+    seeds, squeeze = common.prepare_seed(seed_input, inputs[0])
+    outputs = engine.evaluate(inputs, [(loss, 1)], seeds, wrt_tensor=layer.output).wrt_value
+    keep = loss.at_target(outputs)
     parts = {}
     if not keep.all():
         parts[False] = compute([(loss, -1)], seeds[~keep], None)
@@ -155,7 +155,7 @@ def _regression_maps(model, layer_idx, output_indices, targets, seed_input, thre
     maps = np.zeros((len(seeds), *first.shape[1:]), dtype=first.dtype)
     for flag, part in parts.items():
         maps[keep == flag] = part
-    return maps[0] if added else maps
+    return maps[0] if squeeze else maps
 
 
 def _regression_hint(kind: str) -> str:
@@ -218,7 +218,9 @@ def visualize_regression_saliency(
     seed_input = _seed(seed_input, seed_img, "visualize_regression_saliency")
 
     def compute(losses, seeds, grad_modifier):
-        return visualize_saliency_with_losses(model, losses, seeds, grad_modifier=grad_modifier)
+        return visualize_saliency_with_losses(
+            model, losses, seeds, grad_modifier=grad_modifier, keep_batch_axis=True
+        )
 
     maps = _regression_maps(model, layer_idx, output_indices, targets, seed_input, threshold, compute)
     return colorize(maps)
@@ -266,7 +268,9 @@ def visualize_regression_cam(
     penultimate = _find_penultimate_layer(model, layer_idx, penultimate_layer_idx)
 
     def compute(losses, seeds, grad_modifier):
-        return visualize_cam_with_losses(model, losses, seeds, penultimate, grad_modifier=grad_modifier)
+        return visualize_cam_with_losses(
+            model, losses, seeds, penultimate, grad_modifier=grad_modifier, keep_batch_axis=True
+        )
 
     maps = _regression_maps(model, layer_idx, output_indices, targets, seed_input, threshold, compute)
     return colorize(maps)

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from vis import backprop_modifiers, engine, grad_modifiers, graph
+from vis import backprop_modifiers, engine, grad_modifiers
+from vis.engine import graph
 from vis.losses import ActivationMaximization
 from vis.utils.layers import get_layer
 from vis.visualization import common
@@ -20,7 +21,8 @@ def visualize_saliency_with_losses(
     wrt_tensor=None,
     grad_modifier="absolute",
     keepdims: bool = False,
-) -> np.ndarray:
+    keep_batch_axis: bool = False,
+) -> np.ndarray | list | dict:
     """Returns the saliency map of `seed_input` for a weighted list of losses.
 
     The gradient of the weighted losses with respect to `wrt_tensor` (the
@@ -36,31 +38,47 @@ def visualize_saliency_with_losses(
         wrt_tensor: Tensor to take the gradient with respect to; None for the input.
         grad_modifier: A name from `vis.grad_modifiers`, a callable, or None.
         keepdims: Keep the channel axis instead of taking its max.
+        keep_batch_axis: Always return a batch axis, also for one sample.
 
     Returns:
         A float32 map in [0, 1]: the seed's spatial shape (plus channels if
-        `keepdims`); with a batch axis when `seed_input` had one.
+        `keepdims`), with a batch axis for a batch of two or more seeds (or
+        `keep_batch_axis`). For a model with several inputs, one map per
+        input, as the seeds were given (a list, or a dict by input name);
+        a single map when `wrt_tensor` is one of the inputs.
 
     Raises:
         ValueError: For a seed of the wrong shape, non-finite values, or an
             unknown `grad_modifier`.
     """
-    return saliency_maps(input_tensor, losses, seed_input, wrt_tensor, grad_modifier, keepdims)
+    return saliency_maps(
+        input_tensor, losses, seed_input, wrt_tensor, grad_modifier, keepdims, keep_batch_axis=keep_batch_axis
+    )
 
 
 def saliency_maps(
-    input_tensor, losses, seed_input, wrt_tensor, grad_modifier, keepdims, backprop_modifier=None
-) -> np.ndarray:
+    input_tensor,
+    losses,
+    seed_input,
+    wrt_tensor,
+    grad_modifier,
+    keepdims,
+    backprop_modifier=None,
+    keep_batch_axis: bool = False,
+):
     """Shared body of the saliency functions (with an engine backprop modifier)."""
     inputs = common.as_input_list(input_tensor)
     modifier = grad_modifiers.get(grad_modifier)
-    seed, added = common.prepare_seed(seed_input, inputs[0])
-    result = engine.compute(inputs, losses, seed, wrt_tensor=wrt_tensor, backprop_modifier=backprop_modifier)
-    grads = result.grads[0] if isinstance(result.grads, list) else result.grads
-    if modifier is not None:
-        grads = modifier(grads)
-    maps = common.normalize_each(common.reduce_channels(grads, keepdims))
-    return maps[0] if added else maps
+    seeds = common.prepare_seeds(seed_input, inputs, keep_batch_axis)
+    result = engine.compute(
+        inputs, losses, seeds.batches, wrt_tensor=wrt_tensor, backprop_modifier=backprop_modifier
+    )
+    grads = result.grads if isinstance(result.grads, list) else [result.grads]
+    maps = [
+        common.normalize_each(common.reduce_channels(g if modifier is None else modifier(g), keepdims))
+        for g in grads
+    ]
+    return seeds.one(maps[0]) if len(maps) == 1 else seeds.per_input(maps)
 
 
 def visualize_saliency(
@@ -72,24 +90,34 @@ def visualize_saliency(
     backprop_modifier=None,
     grad_modifier="absolute",
     keepdims: bool = False,
-) -> np.ndarray:
+    keep_batch_axis: bool = False,
+) -> np.ndarray | list | dict:
     """Returns the saliency map: how the chosen filters' output changes with the input.
 
     Args:
-        model: A Keras model (Functional or Sequential).
-        layer_idx: Index into `model.layers` (negative allowed) or a layer name.
+        model: A Keras model (Functional or Sequential, possibly with nested models).
+        layer_idx: Index into `model.layers` (negative allowed), a layer name
+            (also of a layer inside a nested model), a path
+            `'nested_model/layer'` or a layer object.
         filter_indices: Output unit (Dense) or channel (Conv): an int, a list
             of ints, or None for all of them.
-        seed_input: One input without the batch axis, or a batch of them
-            (then one map per sample comes back, each normalised on its own).
-        wrt_tensor: Tensor to take the gradient with respect to; None for the input.
+        seed_input: One input without the batch axis (or with a batch axis of
+            size 1), or a batch of them (then one map per sample comes back,
+            each normalised on its own). For a model with several inputs, a
+            list of seeds in `model.inputs` order or a dict by input name.
+        wrt_tensor: Tensor to take the gradient with respect to; None for the
+            input(s). For a text model (integer input), the embedding's
+            output: `model.get_layer("embedding").output`.
         backprop_modifier: 'guided', 'rectified' (alias 'relu', 'deconv'), a
             callable `model -> model`, or None.
         grad_modifier: A name from `vis.grad_modifiers`, a callable, or None.
         keepdims: Keep the channel axis instead of taking its max.
+        keep_batch_axis: Always return a batch axis, also for one sample.
 
     Returns:
-        A float32 map in [0, 1] of the seed's spatial shape (with channels if `keepdims`).
+        A float32 map in [0, 1] of the seed's spatial shape (with channels if
+        `keepdims`); a batch of maps for a batch of two or more seeds; one map
+        per input (a list, or a dict by name) for a model with several inputs.
 
     Raises:
         ValueError: For an unknown layer, an out-of-range filter index, a seed
@@ -100,7 +128,9 @@ def visualize_saliency(
     common.warn_if_softmax(layer)
     losses = [(ActivationMaximization(layer, filter_indices), -1)]
     inputs = common.model_inputs(model)
-    return saliency_maps(inputs, losses, seed_input, wrt_tensor, grad_modifier, keepdims, modifier)
+    return saliency_maps(
+        inputs, losses, seed_input, wrt_tensor, grad_modifier, keepdims, modifier, keep_batch_axis
+    )
 
 
 def _modified(model, layer_idx, wrt_tensor, backprop_modifier):
@@ -121,9 +151,7 @@ def _modified(model, layer_idx, wrt_tensor, backprop_modifier):
         return model, layer, wrt_tensor, modifier
     modified = modifier(model)
     if not isinstance(modified, keras.Model):
-        raise TypeError(
-            f"A `backprop_modifier` callable must return a Keras model. Received: {modified!r}"
-        )
+        raise TypeError(f"A `backprop_modifier` callable must return a Keras model. Received: {modified!r}")
     if wrt_tensor is not None:
         wrt_tensor = get_layer(modified, graph.producer(wrt_tensor)[0].name).output
     return modified, get_layer(modified, layer.name), wrt_tensor, None

@@ -1,19 +1,22 @@
-"""Reading Keras 3 symbolic graphs: ancestry, input sources, layer occurrences.
+"""Reading Keras 3 symbolic graphs: ancestry, input sources, nested models, layer occurrences.
 
 The engine never calls a user's layer symbolically (that would add nodes to
 the user's model). It reads the graph that `layer.output`, `model.inputs` and
-`keras.ops` expressions already describe, and binds tensors by the layer that
-produced them rather than by object identity. That is what makes models as
-users have them work: in a `Sequential` reloaded with
-`keras.models.load_model`, `layer.output` and `model.outputs` lie on different
-copies of the graph, and only the layer identity ties them together.
+`keras.ops` expressions already describe, and binds tensors by the operation
+that produced them, never by name. That is what makes models as users have
+them work: in a `Sequential` reloaded with `keras.models.load_model`,
+`layer.output` and `model.outputs` lie on different copies of the graph, and
+only the layer object ties them together; and in a fresh process, a loaded
+model and a loss's placeholders can hold operations of the same name.
 """
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterable, Iterator
 
 import keras
+from keras.src.models.functional import Functional
 
 
 def history(tensor):
@@ -48,9 +51,9 @@ def parents(tensor) -> list:
 def ancestry(tensors: Iterable) -> Iterator:
     """Yields every Keras tensor the given ones depend on (themselves included), nearest first."""
     seen: set[int] = set()
-    queue = [t for t in tensors if is_keras_tensor(t)]
+    queue = collections.deque(t for t in tensors if is_keras_tensor(t))
     while queue:
-        tensor = queue.pop(0)
+        tensor = queue.popleft()
         if id(tensor) in seen:
             continue
         seen.add(id(tensor))
@@ -131,25 +134,65 @@ def layers_between(tensors: Iterable) -> list:
     return found
 
 
-def rename_clashing_ops(tensors: Iterable) -> None:
-    """Gives loss operations (plain `keras.ops`, not layers) names no other operation has.
-
-    `keras.ops.add` in a loss is auto-named "add", like a user's `Add` layer
-    after `load_model`; a graph needs unique names. Only operations created
-    by loss expressions are renamed in practice: the model's own operations
-    (farther from the loss) are named first and keep their names.
-    """
-    operations = {id(op): op for op in (producer(t)[0] for t in ancestry(tensors))}
-    taken = {op.name for op in operations.values() if isinstance(op, keras.layers.Layer)}
-    # Farthest first: the model's own operations keep their names, the loss's give way.
-    for op in reversed(list(operations.values())):
-        if isinstance(op, keras.layers.Layer):
+def postorder(tensors: Iterable) -> list:
+    """Returns the ancestry of `tensors` ordered so that every tensor comes after its parents."""
+    order, seen = [], set()
+    stack = [(t, False) for t in tensors if is_keras_tensor(t)]
+    while stack:
+        tensor, done = stack.pop()
+        if done:
+            order.append(tensor)
             continue
-        name, suffix = op.name, 1
-        while name in taken:
-            name, suffix = f"{op.name}_{suffix}", suffix + 1
-        op.name = name
-        taken.add(name)
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        stack.append((tensor, True))
+        stack.extend((p, False) for p in parents(tensor) if id(p) not in seen)
+    return order
+
+
+def is_inlinable(operation) -> bool:
+    """Whether a nested model's graph can be run layer by layer (Functional, `call` not overridden)."""
+    if isinstance(operation, keras.Sequential):
+        return type(operation).call is keras.Sequential.call
+    return isinstance(operation, Functional) and type(operation).call is Functional.call
+
+
+def input_layers(model) -> list:
+    """The `InputLayer`s of a model and of the models nested in it (a Sequential's own one included)."""
+    found = {id(producer(t)[0]): producer(t)[0] for t in model.inputs}
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.InputLayer):
+            found.setdefault(id(layer), layer)
+    return list(found.values())
+
+
+def consumers(tensor) -> list:
+    """The nodes (calls) that take this very tensor as an input."""
+    operation = producer(tensor)[0]
+    return [node for node in operation._outbound_nodes if any(t is tensor for t in node.input_tensors)]
+
+
+def nested_inputs(inputs: Iterable) -> dict:
+    """Maps the id of each `InputLayer` inside a nested model fed by `inputs` to the node calling it.
+
+    Found by walking forward from the inputs, call by call; only models that
+    can be inlined count (see `is_inlinable`).
+    """
+    found: dict = {}
+    seen: set[int] = set()
+    queue = collections.deque(inputs)
+    while queue:
+        tensor = queue.popleft()
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        for node in consumers(tensor):
+            if isinstance(node.operation, keras.Model) and is_inlinable(node.operation):
+                for layer in input_layers(node.operation):
+                    found.setdefault(id(layer), node)
+            queue.extend(node.outputs)
+    return found
 
 
 def blocked_path(expr, targets: Iterable):

@@ -12,12 +12,14 @@ module turns that into an error a user can act on. Two cases:
 
 from __future__ import annotations
 
+import collections
+
 import keras
 
-from vis import graph
+from vis.engine import graph
 
 
-def check_paths(names: list, exprs: list, found: list, source_inputs: list, wrt_inputs, wrt_tensor) -> None:
+def check_paths(names: list, exprs: list, placeholders: list, wrt_inputs, wrt_tensor) -> None:
     """Raises when one loss reaches the target only through non-float tensors.
 
     Without this, a dead loss (say an argmax head) would pass unnoticed as long
@@ -27,7 +29,7 @@ def check_paths(names: list, exprs: list, found: list, source_inputs: list, wrt_
         ValueError: Naming the loss and the operation that cuts its path.
     """
     if wrt_inputs is not None:
-        targets = [s for s, index in zip(found, source_inputs) if index in wrt_inputs]
+        targets = graph.sources(exprs, exclude=placeholders)
     else:
         targets = graph.occurrences(wrt_tensor, exprs)
     for name, expr in zip(names, exprs):
@@ -38,6 +40,81 @@ def check_paths(names: list, exprs: list, found: list, source_inputs: list, wrt_
                 f"operation '{cut.name}' outputs non-float values (argmax, cast to int, rounding), "
                 "which have no gradient. Visualize a layer before it."
             )
+
+
+def check_input_dtypes(exprs: list, inputs: list, wrt_inputs) -> None:
+    """Raises for a gradient taken w.r.t. an integer input (token ids), saying what to take instead.
+
+    Raises:
+        ValueError: Naming the input and the first float layer after it
+            (an `Embedding`), to pass as `wrt_tensor`.
+    """
+    for index in wrt_inputs or []:
+        tensor = inputs[index]
+        if keras.backend.is_float_dtype(tensor.dtype):
+            continue
+        after = first_float_layer(tensor)
+        hint = (
+            f"wrt_tensor=model.get_layer({after!r}).output"
+            if after
+            else "wrt_tensor=<a float layer's output>"
+        )
+        raise ValueError(
+            f"Input '{tensor.name}' holds {tensor.dtype} values (token ids, categories), which have no "
+            f"gradient. Take the gradient with respect to the first float layer after it instead: pass "
+            f"`{hint}` (a saliency map then has one value per token). Received: wrt_tensor=None "
+            f"(the input '{tensor.name}')"
+        )
+
+
+def first_float_layer(tensor) -> str | None:
+    """The name of the nearest layer after `tensor` that outputs floats (an `Embedding`), if any."""
+    queue, seen = collections.deque([tensor]), set()
+    while queue:
+        current = queue.popleft()
+        for node in graph.consumers(current):
+            if any(keras.backend.is_float_dtype(t.dtype) for t in node.outputs):
+                return node.operation.name
+            if id(node) not in seen:
+                seen.add(id(node))
+                queue.extend(node.outputs)
+    return None
+
+
+def check_recorded(wrt_tensor, found: list) -> None:
+    """Raises unless the plan computes `wrt_tensor` on the way to the losses."""
+    if not found:
+        name = graph.producer(wrt_tensor)[0].name
+        raise ValueError(
+            f"The losses do not depend on `wrt_tensor` (output of layer '{name}'): it must lie "
+            f"between the model's input and the layer the losses are built on. "
+            f"Received: wrt_tensor={wrt_tensor!r}"
+        )
+
+
+def modifier_warning(modifier, plan) -> str | None:
+    """The warning for a backprop modifier that changed no layer (no ReLU in the model), or None."""
+    if modifier is None or plan.replaced or not hasattr(modifier, "relu_fn"):
+        return None
+    found = sorted({name for name in (_activation_name(layer) for layer in plan.layers) if name})
+    seen = f" (activations found: {', '.join(found)})" if found else ""
+    return (
+        f"backprop_modifier={modifier.name!r} changed nothing: the model has no ReLU or ReLU6 "
+        f"activation{seen}, so the map equals the plain gradient map. Guided and rectified backprop "
+        "are defined for rectifiers only."
+    )
+
+
+def _activation_name(layer) -> str | None:
+    activation = getattr(layer, "activation", None)
+    if activation is not None:
+        name = getattr(activation, "__name__", type(activation).__name__)
+        return None if name == "linear" else name
+    if isinstance(layer, keras.layers.Layer) and type(layer).__module__.startswith(
+        "keras.src.layers.activations"
+    ):
+        return type(layer).__name__
+    return None
 
 
 def depends_on_layers(expr) -> bool:
@@ -102,16 +179,3 @@ def loss_expression(loss):
             f"`keras.ops` over `layer.output` or the model's inputs. Received: {expr!r}"
         )
     return expr
-
-
-def wrt_occurrences(wrt_tensor, rebuilt) -> list:
-    """Returns the tensors of a rebuilt graph standing for `wrt_tensor`; raises if there are none."""
-    found = rebuilt.find(wrt_tensor)
-    if not found:
-        name = graph.producer(wrt_tensor)[0].name
-        raise ValueError(
-            f"The losses do not depend on `wrt_tensor` (output of layer '{name}'): it must lie "
-            f"between the model's input and the layer the losses are built on. "
-            f"Received: wrt_tensor={wrt_tensor!r}"
-        )
-    return found

@@ -1,0 +1,135 @@
+"""The gradient engine: every visualization is a call to it.
+
+Saliency differentiates the weighted losses with respect to the input,
+grad-CAM with respect to a layer's output, and activation maximization loops
+over engine calls; methods that need only forward passes (Score-CAM, the
+faithfulness metrics) evaluate the same losses without a gradient.
+
+`get_program(input_tensors, losses, wrt_tensor)` builds a `Program` once per
+model and structure of losses: a `Plan` of the calls from the model's inputs
+to the losses (`vis.engine.plan`, nested models inlined, bound by identity,
+never by name) and its compiled functions (`vis.engine.program`, the only
+module that opens a gradient tape). Programs are cached on the model's
+`InputLayer` object itself (not in a module-level table), so they live and
+die with the user's model.
+
+Modules: `program` (the tape), `plan` (running a graph), `graph` (reading
+one), `inference` (inference mode), `diagnostics` (errors that name the
+layer at fault), `compiling` (the one `tf.function` wrapper).
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+
+from vis.engine import graph
+from vis.engine.compiling import compile_method
+from vis.engine.program import EngineResult, GradientPathError, Program
+
+__all__ = [
+    "EngineResult",
+    "GradientPathError",
+    "Program",
+    "compile_method",
+    "compute",
+    "evaluate",
+    "get_program",
+]
+
+_CACHE_ATTR = "_vis_engine_programs"
+_CACHE_SIZE = 16
+_LOCK = threading.Lock()
+
+
+def get_program(input_tensors: list, losses: list, wrt_tensor=None, backprop_modifier=None) -> Program:
+    """Returns the cached compiled program for these losses, building it once.
+
+    The cache key is structural: losses with the same `cache_key()` share a
+    program (for example `ActivationMaximization` on one layer, whatever the
+    filters). The cache lives on the first input's `InputLayer`, bounded to a
+    few programs, so nothing at module level keeps a model alive.
+    """
+    owner = graph.producer(input_tensors[0])[0] if graph.is_keras_tensor(input_tensors[0]) else None
+    key = (
+        tuple(id(t) for t in input_tensors),
+        tuple(loss.cache_key() or ("object", id(loss)) for loss in losses),
+        None if wrt_tensor is None else id(wrt_tensor),
+        None if backprop_modifier is None else id(backprop_modifier),
+    )
+    with _LOCK:
+        cache = _cache_of(owner)
+        program = cache.get(key)
+        if program is not None:
+            cache.move_to_end(key)
+            return program
+    program = Program(input_tensors, losses, wrt_tensor, backprop_modifier)
+    with _LOCK:
+        cache[key] = program
+        while len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
+    return program
+
+
+def _cache_of(owner) -> collections.OrderedDict:
+    if owner is None:
+        return collections.OrderedDict()
+    cache = owner.__dict__.get(_CACHE_ATTR)
+    if cache is None:
+        cache = collections.OrderedDict()
+        owner.__dict__[_CACHE_ATTR] = cache
+    return cache
+
+
+def _run(input_tensors, losses: list, seed_inputs, wrt_tensor, backprop_modifier, gradient: bool):
+    inputs = input_tensors if isinstance(input_tensors, (list, tuple)) else [input_tensors]
+    kept = [(loss, weight) for loss, weight in losses if weight]
+    if not kept:
+        raise ValueError(f"At least one loss needs a non-zero weight. Received: losses={losses!r}")
+    program = get_program(list(inputs), [loss for loss, _ in kept], wrt_tensor, backprop_modifier)
+    seeds = seed_inputs if isinstance(seed_inputs, (list, tuple)) else [seed_inputs]
+    weights = [float(w) for _, w in kept]
+    return program(list(seeds), [loss for loss, _ in kept], weights, gradient=gradient)
+
+
+def compute(
+    input_tensors, losses: list, seed_inputs, wrt_tensor=None, backprop_modifier=None
+) -> EngineResult:
+    """Evaluates weighted losses and their gradient for a batch of seed inputs.
+
+    Args:
+        input_tensors: The model's input Keras tensor, or a list of them.
+        losses: A list of `(Loss, weight)` pairs; pairs with weight 0 or None are skipped.
+        seed_inputs: A batch array (batch axis first), or a list of them, one per input.
+        wrt_tensor: Tensor to differentiate with respect to: None for the
+            input(s), or an intermediate tensor such as `layer.output`, also
+            of a layer inside a nested model.
+        backprop_modifier: Optional `layer -> callable or None` that swaps
+            layers for the gradient computation (see `vis.backprop_modifiers`).
+
+    Returns:
+        An `EngineResult`.
+
+    Raises:
+        ValueError: If no loss has a non-zero weight, or the gradient does not
+            reach `wrt_tensor`.
+    """
+    return _run(input_tensors, losses, seed_inputs, wrt_tensor, backprop_modifier, gradient=True)
+
+
+def evaluate(input_tensors, losses: list, seed_inputs, wrt_tensor=None) -> EngineResult:
+    """Evaluates weighted losses (and the value of `wrt_tensor`) without a gradient.
+
+    The forward twin of `compute`, on the same cached program: Score-CAM and
+    the faithfulness metrics score many perturbed inputs with it.
+
+    Args:
+        input_tensors: The model's input Keras tensor, or a list of them.
+        losses: A list of `(Loss, weight)` pairs; pairs with weight 0 or None are skipped.
+        seed_inputs: A batch array (batch axis first), or a list of them, one per input.
+        wrt_tensor: Optional tensor (such as `layer.output`) whose value to return.
+
+    Returns:
+        An `EngineResult` whose `grads` is None.
+    """
+    return _run(input_tensors, losses, seed_inputs, wrt_tensor, None, gradient=False)

@@ -1,0 +1,242 @@
+"""A compiled gradient-of-loss computation: the one place in `vis` that opens a `tf.GradientTape`.
+
+A `Program` holds, for one set of losses, the `Plan` that computes them from
+the model's inputs and the compiled functions that run it: `gradients` (the
+weighted losses and their gradient w.r.t. the inputs or an intermediate
+tensor) and `forward` (the losses and that tensor's value, no gradient).
+Seeds, run-time loss arguments (the selected filters) and the loss weights
+are tensors, so a new class, seed or batch size never retraces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from vis.engine import diagnostics, graph
+from vis.engine.compiling import compile_method
+from vis.engine.plan import Plan
+
+
+class GradientPathError(ValueError):
+    """The gradient of a loss does not reach the tensor it is taken with respect to."""
+
+
+@dataclass
+class EngineResult:
+    """What one engine call returns, as numpy arrays with the batch axis first.
+
+    Attributes:
+        named_losses: `(name, per-sample values)` for each loss, in order.
+        overall_loss: Per-sample weighted sum of the losses.
+        grads: Gradient of the overall loss w.r.t. `wrt_tensor` (or a list,
+            one per input, for a multi-input model differentiated w.r.t. its
+            inputs); None from `vis.engine.evaluate`.
+        wrt_value: The value of `wrt_tensor` (or list of input values).
+    """
+
+    named_losses: list
+    overall_loss: np.ndarray
+    grads: np.ndarray | list | None
+    wrt_value: np.ndarray | list
+
+
+class Program:
+    """Losses, their gradient and their value, compiled for one model and set of losses.
+
+    Args:
+        input_tensors: The model's input Keras tensors.
+        losses: The `Loss` objects (their expressions are built here once).
+        wrt_tensor: Tensor to differentiate with respect to; None for the inputs.
+        backprop_modifier: Optional policy `layer -> stand-in or None` applied
+            to every layer of the plan (see `vis.backprop_modifiers`).
+    """
+
+    def __init__(self, input_tensors: list, losses: list, wrt_tensor=None, backprop_modifier=None) -> None:
+        self.input_tensors = list(input_tensors)
+        self.loss_names = [str(loss) for loss in losses]
+        exprs = [diagnostics.loss_expression(loss) for loss in losses]
+        self.placeholders = [p for loss in losses for p in (loss.runtime_placeholders or ())]
+        self.wrt_inputs = _wrt_inputs(wrt_tensor, self.input_tensors)
+        diagnostics.check_paths(self.loss_names, exprs, self.placeholders, self.wrt_inputs, wrt_tensor)
+        diagnostics.check_input_dtypes(exprs, self.input_tensors, self.wrt_inputs)
+        record = [] if self.wrt_inputs is not None else [wrt_tensor]
+        self.plan = Plan(self.input_tensors, exprs, self.placeholders, backprop_modifier, record)
+        if self.wrt_inputs is None:
+            diagnostics.check_recorded(wrt_tensor, self.plan.records[0])
+        self._exprs, self._error, self.n_losses = exprs, None, len(exprs)
+        # With several losses, a dead one hides behind the others' gradient: each
+        # loss through the model is checked on its own (at trace time only).
+        several = len(exprs) > 1 and self.wrt_inputs is not None
+        self._probed = [i for i, e in enumerate(exprs) if several and diagnostics.depends_on_layers(e)]
+        self.modifier_warning = diagnostics.modifier_warning(backprop_modifier, self.plan)
+        # Keys built from id() stay valid only while these objects live.
+        self._pinned = (list(losses), wrt_tensor, backprop_modifier)
+        self.wrt_tensor = wrt_tensor
+        self.compiled = compile_method(self.gradients, self._signature())
+        self.forward = compile_method(self.values, self._signature())
+
+    def _signature(self) -> list:
+        seeds = [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in self.input_tensors]
+        args = [tf.TensorSpec(p.shape, p.dtype) for p in self.placeholders]
+        return [seeds, args, tf.TensorSpec((self.n_losses,), tf.float32)]
+
+    def values(self, seeds: list, args: list, weights):
+        """Computes the per-sample losses and the `wrt_tensor` value, without a gradient (traceable)."""
+        seeds = [tf.convert_to_tensor(s) for s in seeds]
+        outputs, records = self.plan.run(seeds, args)
+        _, stacked, overall = _weighted(outputs, weights, tf.shape(seeds[0])[0])
+        if self.wrt_inputs is None:
+            return stacked, overall, records[0][0]
+        return stacked, overall, [seeds[i] for i in self.wrt_inputs]
+
+    def gradients(self, seeds: list, args: list, weights):
+        """Computes losses and gradients on tensors (traceable; used compiled).
+
+        Args:
+            seeds: One batch tensor per model input.
+            args: Run-time loss arguments, in placeholder order.
+            weights: Float tensor of shape `(n_losses,)`.
+
+        Returns:
+            `(per-sample losses (n_losses, batch), per-sample overall loss,
+            grads, wrt_value)`.
+        """
+        seeds = [tf.convert_to_tensor(s) for s in seeds]
+        with tf.GradientTape(persistent=bool(self._probed)) as tape:
+            if self.wrt_inputs is not None:
+                tape.watch([seeds[i] for i in self.wrt_inputs])
+            outputs, records = self.plan.run(seeds, args)
+            per_sample, stacked, overall = _weighted(outputs, weights, tf.shape(seeds[0])[0])
+            total = tf.reduce_sum(overall)
+        targets = records[0] if self.wrt_inputs is None else [seeds[i] for i in self.wrt_inputs]
+        grads = tape.gradient(total, targets)
+        if all(g is None for g in grads):
+            raise self._fail(self._probed[0] if self._probed else 0)
+        for i in self._probed:  # Only traced: unused gradients are pruned from the compiled graph.
+            if all(g is None for g in tape.gradient(per_sample[i], targets)):
+                raise self._fail(i)
+        if self.wrt_inputs is None:
+            return stacked, overall, tf.add_n([g for g in grads if g is not None]), targets[0]
+        grads = [tf.zeros_like(t) if g is None else g for g, t in zip(grads, targets)]
+        return stacked, overall, grads, targets
+
+    def _fail(self, index: int) -> ValueError:
+        """Returns the error for loss `index`, naming the layer that stops its gradient.
+
+        A plain `ValueError` (tracing rewraps it); `reporting()` re-raises it clean.
+        """
+        points = diagnostics.probe_points(self._exprs[index])
+        layer = diagnostics.cut_layer(points, *self._reach(index, points))
+        self._error = diagnostics.unreachable_message(self.loss_names[index], layer, self._exprs)
+        return ValueError(self._error)
+
+    def _reach(self, index: int, points: list) -> tuple[list[bool], list[bool]]:
+        """For each tensor in `points`: whether loss `index`'s gradient reaches it, and whether
+        it really holds floats (a `Lambda` may declare float32 and return ints).
+
+        Traced only (never run): both are properties of the graph.
+        """
+        plan = Plan(self.input_tensors, [self._exprs[index]], self.placeholders)
+        registers = [plan.register_of(t) for t in points]
+        reached, floats = [], []
+
+        def trace(seeds, args):
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                computed = dict(zip(plan.seed_registers, seeds))
+                tape.watch([s for s in seeds if s.dtype.is_floating])
+
+                def watch(register, value):
+                    if value.dtype.is_floating:
+                        tape.watch(value)
+                    computed[register] = value
+
+                (output,), _ = plan.run(seeds, args, watch=watch)
+                total = tf.reduce_sum(tf.cast(output, tf.float32))
+            found = [computed.get(r) for r in registers]
+            grads = tape.gradient(total, [f for f in found if f is not None])
+            grads = iter(grads)
+            for value in found:
+                reached.append(value is not None and next(grads) is not None)
+                floats.append(value is None or value.dtype.is_floating)
+            return output
+
+        signature = self._signature()[:2]
+        tf.function(trace, autograph=False).get_concrete_function(*signature)
+        return reached, floats
+
+    @contextlib.contextmanager
+    def reporting(self):
+        """Re-raises an error found while tracing without `tf.function`'s "in user code" wrapping."""
+        try:
+            yield
+        except ValueError:
+            if self._error is None:
+                raise
+            raise GradientPathError(self._error) from None
+
+    def __call__(self, seeds: list, losses: list, weights: list, gradient: bool = True) -> EngineResult:
+        """Runs the compiled program on numpy seeds and returns numpy results."""
+        if self.modifier_warning:
+            warnings.warn(self.modifier_warning, UserWarning, stacklevel=4)
+        args = [np.asarray(a) for loss in losses for a in loss.get_runtime_args()]
+        seeds = [tf.convert_to_tensor(s, dtype=t.dtype) for s, t in zip(seeds, self.input_tensors)]
+        function = self.compiled if gradient else self.forward
+        with self.reporting():
+            results = function(seeds, args, tf.constant(weights, tf.float32))
+        if not gradient:
+            stacked, overall, wrt = results
+            grads = None
+        else:
+            stacked, overall, grads, wrt = results
+        named = [(name, values) for name, values in zip(self.loss_names, stacked.numpy())]
+        return EngineResult(named, overall.numpy(), _numpy(grads), _numpy(wrt))
+
+
+def _numpy(value):
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        arrays = [v.numpy() for v in value]
+        return arrays[0] if len(arrays) == 1 else arrays
+    return value.numpy()
+
+
+def _wrt_inputs(wrt_tensor, input_tensors: list) -> list[int] | None:
+    """The indices of the inputs to differentiate, or None for an intermediate `wrt_tensor`."""
+    if wrt_tensor is not None and not graph.is_keras_tensor(wrt_tensor):
+        raise TypeError(
+            f"`wrt_tensor` must be a Keras tensor such as `layer.output`. Received: {wrt_tensor!r}"
+        )
+    if wrt_tensor is None:
+        return list(range(len(input_tensors)))
+    if not graph.is_input(wrt_tensor):
+        return None
+    operation = graph.producer(wrt_tensor)[0]
+    own = [i for i, t in enumerate(input_tensors) if graph.producer(t)[0] is operation]
+    if own:
+        return own
+    if id(operation) in graph.nested_inputs(input_tensors):  # A nested model's input: intermediate.
+        return None
+    return graph.match_sources([wrt_tensor], input_tensors)  # Another copy of a reloaded model's input.
+
+
+def _weighted(outputs: list, weights, batch) -> tuple:
+    """Returns the per-sample losses, stacked `(n_losses, batch)`, and their weighted sum per sample."""
+    per_sample = [_per_sample(o, batch) for o in outputs]
+    stacked = tf.stack(per_sample) if per_sample else tf.zeros((0, batch))
+    return per_sample, stacked, tf.reduce_sum(weights[:, None] * stacked, axis=0)
+
+
+def _per_sample(value, batch):
+    """Reduces a loss to one value per sample; a scalar loss counts once for the batch."""
+    value = tf.cast(value, tf.float32)
+    if value.shape.rank == 0:
+        return tf.ones((batch,)) * value / tf.cast(batch, tf.float32)
+    if value.shape.rank > 1:
+        value = tf.reduce_sum(value, axis=list(range(1, value.shape.rank)))
+    return value
