@@ -53,8 +53,11 @@ def _build(kind, w1=W1, w2=W2, activation="relu"):
     n_in, n_hidden, n_out = w1.shape[0], w1.shape[1], w2.shape[1]
     if kind == "dense-activation-argument":
         model = keras.Sequential(
-            [keras.Input((n_in,)), layers.Dense(n_hidden, activation=activation, use_bias=False, name="h"),
-             layers.Dense(n_out, use_bias=False, name="o")]
+            [
+                keras.Input((n_in,)),
+                layers.Dense(n_hidden, activation=activation, use_bias=False, name="h"),
+                layers.Dense(n_out, use_bias=False, name="o"),
+            ]
         )
     elif kind == "nested-model":
         inner = keras.Sequential(
@@ -155,7 +158,6 @@ OTHER_ACTIVATIONS = {
     "linear": lambda: "linear",
     "softmax": lambda: "softmax",
     "leaky_relu": lambda: "leaky_relu",
-    "relu6": lambda: "relu6",
     "Activation-elu": lambda: layers.Activation("elu"),
     "Activation-softmax": lambda: layers.Activation("softmax"),
     "ELU-layer": lambda: layers.ELU(),
@@ -177,19 +179,47 @@ def test_other_activations_keep_their_gradient(hidden, name):
 
 
 @pytest.mark.parametrize(
-    "relu",
-    [layers.ReLU(max_value=6.0), layers.ReLU(negative_slope=0.1), layers.ReLU(threshold=0.5)],
-    ids=["max_value", "negative_slope", "threshold"],
+    "relu", [layers.ReLU(negative_slope=0.1), layers.ReLU(threshold=0.5)], ids=["negative_slope", "threshold"]
 )
-def test_relu_layer_with_max_value_slope_or_threshold_is_left_alone(relu):
-    # Only the plain ReLU is modified, as keras-vis only swapped `activations.relu`:
-    # ReLU(6.) (MobileNet's ReLU6), leaky and thresholded ReLUs keep their own gradient.
+def test_leaky_or_thresholded_relu_layer_is_left_alone_with_a_warning(relu):
+    # Leaky and thresholded ReLUs are not rectifiers with a zero negative part: they keep their gradient.
     model = _other_activation_model(relu)
     plain = _grads(model, X, None)
-    np.testing.assert_allclose(plain, _expected("plain", X, W1, W2) if relu.max_value else plain)
     assert not np.allclose(plain, _expected("guided", X, W1, W2))  # So a modification would show.
     for name in NAMES:
-        np.testing.assert_allclose(_grads(model, X, name), plain, atol=1e-7)
+        with pytest.warns(UserWarning, match=rf"backprop_modifier='{RULE[name]}' changed nothing.*ReLU"):
+            np.testing.assert_allclose(_grads(model, X, name), plain, atol=1e-7)
+
+
+# pre = x @ W1 with values above 6, where a ReLU6 is saturated (gradient 0), below 0 and between.
+X6 = np.array([[4, 0], [0, 4], [-1, 0], [8, 1], [1, 5], [3, 3]], "float32")
+
+
+def _expected_relu6(rule, x):
+    pre = x.astype("float64") @ W1
+    upstream = np.broadcast_to(W2[:, 0], pre.shape)
+    active = (pre > 0) & (pre < 6)
+    passed = {"plain": upstream * active, "guided": upstream * active * (upstream > 0)}.get(
+        rule, upstream * (upstream > 0)
+    )
+    return passed @ W1.T
+
+
+RELU6 = {
+    "activation-argument": lambda: "relu6",
+    "Activation-layer": lambda: layers.Activation("relu6"),
+    "ReLU-max_value-layer": lambda: layers.ReLU(max_value=6.0),
+}
+
+
+@pytest.mark.parametrize("name", [None, *NAMES])
+@pytest.mark.parametrize("kind", list(RELU6), ids=list(RELU6))
+def test_relu6_is_a_rectifier_guided_inside_its_active_range(kind, name):
+    # MobileNet's ReLU6: guided passes positive gradients where 0 < x < 6, rectified wherever positive.
+    model = _other_activation_model(RELU6[kind]())
+    expected = _expected_relu6(RULE[name], X6)
+    assert len({tuple(_expected_relu6(r, X6).ravel()) for r in ("plain", "guided", "rectified")}) == 3
+    np.testing.assert_allclose(_grads(model, X6, name), expected, atol=1e-6)
 
 
 def _all_layers(model):

@@ -1,8 +1,8 @@
 """Backprop modifiers: ReLUs whose gradient is changed (guided, rectified).
 
 A modifier is a policy `layer -> stand-in callable or None` that the engine
-applies while it rebuilds the graph (`vis.rebuild`): ReLUs wherever they live
-(`activation='relu'` on Dense/Conv layers, `Activation('relu')`,
+applies to every layer it runs (`vis.engine.plan`): ReLUs and ReLU6s wherever
+they live (`activation='relu'` on Dense/Conv layers, `Activation('relu6')`,
 `keras.layers.ReLU`, inside nested models) get a `tf.custom_gradient`; other
 activations are left alone. The user's layers are reused, never changed:
 a stand-in runs the layer's own `call` with a proxy whose `activation` is the
@@ -11,34 +11,42 @@ modified ReLU, so weights are shared and no copy goes stale.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import keras
 import tensorflow as tf
 
 
-def _guided_relu(x):
-    @tf.custom_gradient
-    def forward(x):
-        y = tf.nn.relu(x)
+def _rectifier(keep):
+    """A ReLU (ReLU6 with `max_value`) whose gradient is `dy * keep(dy, x, max_value)`."""
 
-        def backward(dy):
-            return dy * tf.cast(dy > 0, dy.dtype) * tf.cast(x > 0, dy.dtype)
+    def apply(x, max_value=None):
+        @tf.custom_gradient
+        def forward(x):
+            y = tf.nn.relu(x) if max_value is None else tf.clip_by_value(x, 0, tf.cast(max_value, x.dtype))
 
-        return y, backward
+            def backward(dy):
+                return dy * tf.cast(keep(dy, x, max_value), dy.dtype)
 
-    return forward(x)
+            return y, backward
+
+        return forward(x)
+
+    return apply
 
 
-def _rectified_relu(x):
-    @tf.custom_gradient
-    def forward(x):
-        def backward(dy):
-            return dy * tf.cast(dy > 0, dy.dtype)
+def _guided_mask(dy, x, max_value):
+    active = x > 0 if max_value is None else (x > 0) & (x < tf.cast(max_value, x.dtype))
+    return (dy > 0) & active
 
-        return tf.nn.relu(x), backward
 
-    return forward(x)
+def _rectified_mask(dy, x, max_value):
+    return dy > 0
+
+
+_guided_relu = _rectifier(_guided_mask)
+_rectified_relu = _rectifier(_rectified_mask)
 
 
 class _ActivationProxy:
@@ -52,21 +60,23 @@ class _ActivationProxy:
         return getattr(self._layer, name)
 
 
-def _is_relu(function) -> bool:
-    return function is keras.activations.relu or getattr(function, "__name__", "") == "relu"
+def _relu_bound(function):
+    """`None` for `relu`, 6.0 for `relu6`, False for any other activation function."""
+    name = getattr(function, "__name__", "")
+    if function is keras.activations.relu or name == "relu":
+        return None
+    if name == "relu6":
+        return 6.0
+    return False
 
 
 def _is_plain_relu_layer(layer) -> bool:
-    return (
-        isinstance(layer, keras.layers.ReLU)
-        and not layer.negative_slope
-        and layer.max_value is None
-        and not layer.threshold
-    )
+    """A `ReLU` layer with no negative slope or threshold (a `max_value`, as in ReLU6, is fine)."""
+    return isinstance(layer, keras.layers.ReLU) and not layer.negative_slope and not layer.threshold
 
 
 def _has_relu(layer) -> bool:
-    return _is_plain_relu_layer(layer) or _is_relu(getattr(layer, "activation", None))
+    return _is_plain_relu_layer(layer) or _relu_bound(getattr(layer, "activation", None)) is not False
 
 
 def _refuse_opaque_relus(layer, name: str) -> None:
@@ -97,29 +107,54 @@ class _ReluPolicy:
 
     def __call__(self, layer):
         _refuse_opaque_relus(layer, self.name)
+        relu_fn = self.relu_fn
         if _is_plain_relu_layer(layer):
-            function = self.relu_fn
-        elif _is_relu(getattr(layer, "activation", None)):
-            proxy, call = _ActivationProxy(layer, self.relu_fn), type(layer).call
+            bound = layer.max_value
 
             def function(inputs):
-                return call(proxy, inputs)
+                return relu_fn(inputs, bound)
+
+        elif _relu_bound(getattr(layer, "activation", None)) is not False:
+            bound = _relu_bound(layer.activation)
+            proxy = _ActivationProxy(layer, lambda x: relu_fn(x, bound))
+            call = type(layer).call
+
+            def function(inputs):
+                with _autocast(layer):
+                    return call(proxy, inputs)
 
         else:
             return None
-        return keras.layers.Lambda(function, name=f"{layer.name}_{self.name}")
+        return keras.layers.Lambda(function, name=f"{layer.name}_{self.name}", dtype=layer.dtype_policy)
 
     def __repr__(self) -> str:
         return f"<backprop modifier {self.name!r}>"
 
 
 guided = _ReluPolicy("guided", _guided_relu)
-"""Guided backprop: a ReLU passes the gradient back only where the gradient and its input are positive."""
+"""Guided backprop: a ReLU passes the gradient back only where the gradient and its input are positive.
+
+A ReLU6 (MobileNet's `relu6`, `ReLU(max_value=6)`) is a rectifier too: it
+passes the gradient back where the gradient is positive and it is active
+(0 < x < 6), its own gradient mask. Other activations (leaky ReLU, ELU,
+GELU, swish, sigmoid) keep their gradient; a model without any rectifier
+gets a `UserWarning`, since its guided map equals the plain one.
+"""
 
 rectified = _ReluPolicy("rectified", _rectified_relu)
-"""Rectified backprop (deconvnet): a ReLU passes the gradient back only where the gradient is positive."""
+"""Rectified backprop (deconvnet): a ReLU (or ReLU6) passes the gradient back only where it is positive."""
 
 _BACKPROP_MODIFIERS = {"guided": guided, "rectified": rectified, "relu": rectified, "deconv": rectified}
+
+
+def _autocast(layer):
+    """The autocast scope `Layer.__call__` would open: a mixed-precision layer reads float32 weights
+    as its compute dtype."""
+    from keras.src.backend import AutocastScope
+
+    if layer.compute_dtype != layer.variable_dtype:
+        return AutocastScope(layer.compute_dtype)
+    return contextlib.nullcontext()
 
 
 def is_engine_modifier(modifier) -> bool:

@@ -32,7 +32,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser, images: bool) -> None:
         "--layer",
         default=None,
         metavar="NAME|IDX",
-        help="layer to visualize, by name or index (default: the last layer)",
+        help="layer to visualize, by name or index (default: the layer of the model's first output)",
     )
     parser.add_argument(
         "--class",
@@ -94,15 +94,30 @@ def load_model(path: str):
         raise ValueError(message) from None
 
 
+def output_layer_index(model) -> int:
+    """The index in `model.layers` of the layer that makes the model's first output.
+
+    For a model with several outputs the first output is the default, for the
+    layer and the predicted class alike.
+    """
+    made_by = model.outputs[0]._keras_history.operation
+    for index, layer in enumerate(model.layers):
+        if layer is made_by:
+            return index
+    return len(model.layers) - 1
+
+
 def resolve_layer(model, spec: str | None) -> int:
-    """Returns the index in `model.layers` of the layer named or numbered by `spec` (None: the last).
+    """Returns the index in `model.layers` of the layer named or numbered by `spec`.
+
+    None stands for the layer that makes the model's (first) output.
 
     Raises:
         ValueError: If no layer has that name or index.
     """
     count = len(model.layers)
     if spec is None:
-        return count - 1
+        return output_layer_index(model)
     if spec.lstrip("-").isdigit():
         index = int(spec)
         if not -count <= index < count:
@@ -190,8 +205,8 @@ def _attention(args, model, layer_index: int, shape) -> list[str]:
     for path in args.images:
         original, x = load_image(path, shape, args.scale)
         target = args.class_index
-        if target is None and layer_index == len(model.layers) - 1:
-            target = int(np.argmax(model.predict(x[None], verbose=0)[0]))
+        if target is None and layer_index == output_layer_index(model):
+            target = int(np.argmax(_first_output(model.predict(x[None], verbose=0))[0]))
             print(f"{path}: predicted class {target}")
         if args.command == "saliency":
             heatmap = visualize_saliency(model, layer_index, target, x, backprop_modifier=args.backprop)
@@ -202,6 +217,13 @@ def _attention(args, model, layer_index: int, shape) -> list[str]:
         save_overlay(heatmap, original, stem + ".png")
         written += [stem + ".png", stem + ".npy"]
     return written
+
+
+def _first_output(predictions):
+    """The first output's predictions of a model with one or several outputs."""
+    if isinstance(predictions, dict):
+        return next(iter(predictions.values()))
+    return predictions[0] if isinstance(predictions, (list, tuple)) else predictions
 
 
 def _penultimate(args) -> int | str | None:

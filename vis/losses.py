@@ -26,13 +26,17 @@ from vis.utils.layers import channel_axis
 class Loss:
     """Base class for losses given to the engine as `(loss, weight)` pairs.
 
-    Subclasses set `name` and implement `build_loss()`.
+    Subclasses set `name` and implement `build_loss()`. Written the keras-vis
+    way, a subclass may set `self.name` and store Keras tensors in its
+    `__init__` without calling `super().__init__()`: every attribute the
+    engine reads has a class-level default.
     """
 
     name = "Unnamed Loss"
+    runtime_placeholders: tuple | list = ()
 
     def __init__(self) -> None:
-        self.runtime_placeholders: list = []
+        self.runtime_placeholders = []
 
     def __str__(self) -> str:
         return self.name

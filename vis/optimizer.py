@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import numbers
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -58,22 +59,25 @@ class _InputMarker:
 
 
 class Optimizer:
-    """Minimises weighted losses by gradient descent on the model input.
+    """Minimises weighted losses by gradient descent on the model input(s).
 
     Args:
         input_tensor: The model's input Keras tensor (`model.input`, or
-            `model.inputs[0]` for a Sequential model), or the model.
+            `model.inputs[0]` for a Sequential model), a list of the inputs of
+            a multi-input model (all are optimized together), or the model.
         losses: A list of `(Loss, weight)` pairs; a weight of 0 or None drops the loss.
-        input_range: The `(min, max)` range the result is rescaled to.
+        input_range: The `(min, max)` range the result is rescaled to; for
+            several inputs, one pair for all or a list of pairs, one per input.
         wrt_tensor: Tensor the gradients are taken with respect to; None
             (or the input) for the input. For another tensor the input is
             not updated (the gradients are still reported).
         norm_grads: Divide the gradients by their root mean square (per
             sample) before the step, as keras-vis did.
+        backprop_modifier: 'guided', 'rectified' or None, applied to the model's ReLUs.
 
     Raises:
         ValueError: For a bad `input_range`, no loss with a non-zero weight or
-            a model with several inputs.
+            an integer input (token ids cannot be changed by gradient descent).
         TypeError: If `losses` is not a list of `(Loss, weight)` pairs.
     """
 
@@ -86,13 +90,10 @@ class Optimizer:
         norm_grads=True,
         backprop_modifier=None,
     ) -> None:
-        inputs = common.as_input_list(input_tensor)
-        if len(inputs) != 1:
-            raise ValueError(
-                f"`Optimizer` optimizes one input. Received: input_tensor with {len(inputs)} inputs"
-            )
-        self.input_tensor = inputs[0]
-        self.input_range = check_input_range(input_range)
+        self.input_tensors = common.as_input_list(input_tensor)
+        self.input_tensor = self.input_tensors[0]
+        self.input_ranges = _input_ranges(input_range, len(self.input_tensors))
+        self.input_range = self.input_ranges[0]
         kept = _kept_losses(losses)
         self.losses = [loss for loss, _ in kept]
         self.weights = [float(weight) for _, weight in kept]
@@ -104,7 +105,9 @@ class Optimizer:
                 "`model -> model` callable to the model first. "
                 f"Received: backprop_modifier={backprop_modifier!r}"
             )
-        self._program = engine.get_program([self.input_tensor], self.losses, wrt_tensor, modifier)
+        if wrt_tensor is None:
+            _check_float_inputs(self.input_tensors)
+        self._program = engine.get_program(self.input_tensors, self.losses, wrt_tensor, modifier)
         self.wrt_tensor_is_input_tensor = self._program.wrt_inputs is not None
         self.wrt_tensor = _InputMarker(self.input_tensor) if self.wrt_tensor_is_input_tensor else wrt_tensor
         self.norm_grads = bool(norm_grads)
@@ -117,36 +120,41 @@ class Optimizer:
         grad_modifier=None,
         callbacks=None,
         verbose: bool = True,
+        keep_batch_axis: bool = False,
     ) -> tuple:
         """Runs gradient descent on the input and returns the best input found.
 
         Args:
             seed_input: The start: one input without the batch axis, a batch,
-                or None for noise around the middle of `input_range`.
+                or None for noise around the middle of `input_range`; for a
+                multi-input model a list (or dict by input name) of them.
             max_iter: The number of steps (at least 1).
             input_modifiers: A list of `InputModifier`s (or names, see
                 `vis.input_modifiers.get`); `pre` in order, `post` in reverse.
+                They apply to image inputs (rank 3 or more) only.
             grad_modifier: A name from `vis.grad_modifiers`, a callable or None.
             callbacks: A list of `OptimizerCallback`s (the list is not modified).
             verbose: Print each step's named losses.
+            keep_batch_axis: Return the best input with its batch axis also for one sample.
 
         Returns:
             `(best input rescaled to input_range, last grads, last wrt value)`:
-            the input without batch axis unless `seed_input` had one; grads
-            and wrt value are numpy arrays with the batch axis.
+            the input without batch axis for one sample (a list or dict of
+            them for a multi-input model); grads and wrt value are numpy arrays
+            with the batch axis (lists for a multi-input model).
 
         Raises:
             ValueError: For `max_iter` < 1 or a seed of the wrong shape.
             TypeError: For a callback or modifier without the needed methods.
         """
         max_iter = _check_max_iter(max_iter)
-        seed, single = self._seed(seed_input)
+        seeds = self._seeds(seed_input, keep_batch_axis)
         modifiers = [modifiers_lib.get(m) for m in utils.listify(input_modifiers or [])]
         modify = grad_modifiers.get(grad_modifier)
         callbacks = callbacks_lib.check_callbacks(callbacks) + ([callbacks_lib.Print()] if verbose else [])
         args = [tf.convert_to_tensor(a) for loss in self.losses for a in loss.get_runtime_args()]
         feed = Feed(
-            tf.constant(seed, tf.float32),
+            [tf.constant(b, tf.float32) for b in seeds.batches],
             args,
             tf.constant(self.weights, tf.float32),
             tf.constant(np.random.randint(0, 2**31 - 1, size=2), tf.int64),
@@ -159,33 +167,65 @@ class Optimizer:
                 steps = tf.constant(max_iter)
                 best, grads, wrt = loop.fused(feed.x, feed.args, feed.weights, steps, feed.seed)
             else:
-                best, grads, wrt = stepwise(loop, feed, max_iter, modify, callbacks, single)
+                best, grads, wrt = stepwise(loop, feed, max_iter, modify, callbacks, seeds.squeeze)
         for c in callbacks:
             c.on_end()
-        images = np.stack([utils.deprocess_input(b, self.input_range) for b in np.asarray(best)])
-        return (images[0] if single else images), np.asarray(grads), np.asarray(wrt)
+        images = [
+            np.stack([utils.deprocess_input(b, input_range) for b in np.asarray(batch)])
+            for batch, input_range in zip(best, self.input_ranges)
+        ]
+        grads, wrt = [np.asarray(g) for g in grads], [np.asarray(w) for w in wrt]
+        if len(self.input_tensors) == 1:
+            return seeds.one(images[0]), grads[0], wrt[0]
+        return seeds.per_input(images), grads, wrt
 
-    def _seed(self, seed_input) -> tuple[np.ndarray, bool]:
+    def _seeds(self, seed_input, keep_batch_axis: bool) -> common.Seeds:
         if seed_input is not None:
-            return common.prepare_seed(seed_input, self.input_tensor)
-        shape = (1, *self.input_tensor.shape[1:])
-        if any(dim is None for dim in shape):
-            raise ValueError(
-                f"Input '{self.input_tensor.name}' has unknown dimensions {shape}: give `seed_input`."
-            )
-        low, high = self.input_range
-        return utils.random_array(shape, mean=np.mean(self.input_range), std=0.05 * (high - low)), True
+            return common.prepare_seeds(seed_input, self.input_tensors, keep_batch_axis)
+        batches = []
+        for tensor, (low, high) in zip(self.input_tensors, self.input_ranges):
+            shape = (1, *tensor.shape[1:])
+            if any(dim is None for dim in shape):
+                raise ValueError(f"Input '{tensor.name}' has unknown dimensions {shape}: give `seed_input`.")
+            batches.append(utils.random_array(shape, mean=(low + high) / 2, std=0.05 * (high - low)))
+        return common.Seeds(batches, not keep_batch_axis, None, len(batches) > 1)
 
     def _loop(self, modifiers) -> Loop:
         """Returns the compiled loop for these modifiers, cached on the engine program."""
         key = (self.norm_grads, tuple(modifiers_lib.cache_key(m) for m in modifiers))
         loops = self._program.__dict__.setdefault(_LOOPS_ATTR, collections.OrderedDict())
         if key not in loops:
-            loops[key] = Loop(self._program, modifiers, self.norm_grads, self.input_tensor.dtype)
+            dtypes = [t.dtype for t in self.input_tensors]
+            loops[key] = Loop(self._program, modifiers, self.norm_grads, dtypes)
             while len(loops) > _LOOPS_SIZE:
                 loops.popitem(last=False)
         loops.move_to_end(key)
         return loops[key]
+
+
+def _input_ranges(input_range, count: int) -> list[tuple]:
+    """One `(min, max)` pair per input: the same pair for all, or a list of pairs."""
+    pairs = isinstance(input_range, (list, tuple)) and len(input_range) == count and count > 1
+    if pairs and all(isinstance(r, (list, tuple)) for r in input_range):
+        return [check_input_range(r) for r in input_range]
+    return [check_input_range(input_range)] * count
+
+
+def _check_float_inputs(inputs: list) -> None:
+    """Raises for an integer input: gradient descent cannot change token ids."""
+    from vis.engine import diagnostics
+
+    for tensor in inputs:
+        if not keras.backend.is_float_dtype(tensor.dtype):
+            after = diagnostics.first_float_layer(tensor) or "embedding"
+            raise ValueError(
+                f"Activation maximization changes the input by gradient descent, but input '{tensor.name}' "
+                f"holds {tensor.dtype} values (token ids, categories), which gradient descent cannot "
+                "change. To see which tokens drive a unit, take a saliency map with respect to the "
+                f"embedding instead: `visualize_saliency(model, layer_idx, filter_indices, tokens, "
+                f"wrt_tensor=model.get_layer({after!r}).output)`. Received: input '{tensor.name}' of "
+                f"dtype {tensor.dtype}"
+            )
 
 
 def check_input_range(input_range) -> tuple:

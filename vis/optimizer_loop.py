@@ -3,7 +3,9 @@
 Two ways to run the steps: fused, all of them inside one `tf.function`
 (`tf.while_loop`) when nothing needs host values; or stepwise, two compiled
 calls per step with the values fetched in between for the callbacks or the
-grad modifier. Gradients come from `vis.engine`; no gradient tape here.
+grad modifier. The input is a list of tensors, one per model input (a
+multi-input model is optimized on all its inputs at once). Gradients come
+from `vis.engine`; no gradient tape here.
 """
 
 from __future__ import annotations
@@ -23,105 +25,138 @@ Feed = collections.namedtuple("Feed", "x args weights seed")
 
 
 class Loop:
-    """Compiled pieces of the optimization loop for one program and modifier set."""
+    """Compiled pieces of the optimization loop for one program and modifier set.
 
-    def __init__(self, program, modifiers, norm_grads: bool, dtype) -> None:
-        self.program, self.norm_grads, self.dtype = program, norm_grads, dtype
+    Input modifiers apply to the image inputs (a batch axis, spatial axes and
+    channels: rank 3 or more); a vector input is left as it is.
+    """
+
+    def __init__(self, program, modifiers, norm_grads: bool, dtypes: list) -> None:
+        self.program, self.norm_grads, self.dtypes = program, norm_grads, list(dtypes)
         in_graph = all(modifiers_lib.runs_in_graph(m) for m in modifiers)
         self.graph_mods = list(modifiers) if in_graph else []
         self.host_mods = [] if in_graph else list(modifiers)
-        self.update_input = program.wrt_inputs is not None
+        self.updated = list(program.wrt_inputs or [])
         self.forward = compile_method(self._forward)
         self.update = compile_method(self._update)
         self.fused = compile_method(self._fused)
 
-    def _forward(self, x, args, weights, seed, i):
+    def _forward(self, xs, args, weights, seed, i):
         """Modifiers' `pre`, then the losses and the (normalised) gradients."""
-        shape = x.shape
-        for k, modifier in enumerate(self.graph_mods):
-            x = _call(modifier.pre, x, _sub_seed(seed, i, 2 * k))
-        x = tf.ensure_shape(tf.cast(x, tf.float32), shape)
-        stacked, overall, grads, wrt = self.program.gradients([tf.cast(x, self.dtype)], args, weights)
-        if isinstance(grads, (list, tuple)):
-            grads, wrt = grads[0], wrt[0]
-        grads = tf.cast(grads, tf.float32)
-        if self.norm_grads:
-            axes = list(range(1, grads.shape.rank))
-            rms = tf.sqrt(tf.reduce_mean(tf.square(grads), axis=axes, keepdims=True))
-            grads = grads / (rms + keras.config.epsilon())
-        return x, weights[:, None] * stacked, overall, grads, wrt
+        xs = [self._modify(x, k, seed, i, "pre") for k, x in enumerate(xs)]
+        casted = [tf.cast(x, dtype) for x, dtype in zip(xs, self.dtypes)]
+        stacked, overall, grads, wrt = self.program.gradients(casted, args, weights)
+        grads = [_normalized(tf.cast(g, tf.float32), self.norm_grads) for g in _listed(grads)]
+        return xs, weights[:, None] * stacked, overall, grads, _listed(wrt)
 
-    def _update(self, x, grads, cache, best_x, best_loss, overall, seed, i):
+    def _update(self, xs, grads, caches, best_xs, best_loss, overall, seed, i):
         """The RMSProp step, the modifiers' `post` and best-input tracking."""
-        if self.update_input:
-            cache = _DECAY * cache + (1.0 - _DECAY) * tf.square(grads)
-            x = x - grads / tf.sqrt(cache + keras.config.epsilon())
-        shape = x.shape
-        for k, modifier in reversed(list(enumerate(self.graph_mods))):
-            x = _call(modifier.post, x, _sub_seed(seed, i, 2 * k + 1))
-        x = tf.ensure_shape(tf.cast(x, tf.float32), shape)
+        xs, caches = list(xs), list(caches)
+        for k, g in zip(self.updated, grads):
+            caches[k] = _DECAY * caches[k] + (1.0 - _DECAY) * tf.square(g)
+            xs[k] = xs[k] - g / tf.sqrt(caches[k] + keras.config.epsilon())
+        xs = [self._modify(x, k, seed, i, "post") for k, x in enumerate(xs)]
         if self.host_mods:
-            return x, cache, best_x, best_loss
-        return (x, cache, *track(x, overall, best_x, best_loss))
+            return xs, caches, best_xs, best_loss
+        return (xs, caches, *track(xs, overall, best_xs, best_loss))
 
-    def _fused(self, x, args, weights, max_iter, seed):
-        """All steps in one `tf.while_loop`; returns the best input, last grads and wrt value."""
-        batch = tf.shape(x)[0]
-        state = (x, tf.zeros_like(x), x, tf.fill([batch], np.float32(np.inf)))
+    def _modify(self, x, k: int, seed, i, which: str):
+        shape = x.shape
+        if x.shape.rank >= 3:
+            ordered = list(enumerate(self.graph_mods))
+            for j, modifier in ordered if which == "pre" else reversed(ordered):
+                sub = _sub_seed(seed, i, 2 * j + (which == "post"), k)
+                x = _call(getattr(modifier, which), x, sub)
+        return tf.ensure_shape(tf.cast(x, tf.float32), shape)
+
+    def _fused(self, xs, args, weights, max_iter, seed):
+        """All steps in one `tf.while_loop`; returns the best inputs, last grads and wrt values."""
+        xs = list(xs)
+        batch = tf.shape(xs[0])[0]
+        state = (xs, [tf.zeros_like(x) for x in xs], list(xs), tf.fill([batch], np.float32(np.inf)))
+        n = len(self.updated) if self.updated else 1
 
         def body(i, state, grads, wrt):
-            x, cache, best_x, best_loss = state
-            x, _, overall, grads, wrt = self._forward(x, args, weights, seed, i)
-            return i + 1, self._update(x, grads, cache, best_x, best_loss, overall, seed, i), grads, wrt
+            xs, caches, best_xs, best_loss = state
+            xs, _, overall, grads, wrt = self._forward(xs, args, weights, seed, i)
+            return i + 1, self._update(xs, grads, caches, best_xs, best_loss, overall, seed, i), grads, wrt
 
-        start = (tf.constant(0), state, tf.zeros([0]), tf.zeros([0], self._wrt_dtype()))
+        start = (tf.constant(0), state, [tf.zeros([0])] * n, [tf.zeros([0], d) for d in self._wrt_dtypes()])
         invariants = (
             tf.TensorShape([]),
-            tuple(t.shape for t in state),
-            tf.TensorShape(None),
-            tf.TensorShape(None),
+            tf.nest.map_structure(lambda t: t.shape, state),
+            [tf.TensorShape(None)] * n,
+            [tf.TensorShape(None)] * len(start[3]),
         )
         _, state, grads, wrt = tf.while_loop(
             lambda i, *_: i < max_iter, body, start, shape_invariants=invariants
         )
         return state[2], grads, wrt
 
-    def _wrt_dtype(self):
-        if self.update_input:
-            return self.dtype
-        return tf.as_dtype(keras.backend.standardize_dtype(self.program.wrt_tensor.dtype))
+    def _wrt_dtypes(self) -> list:
+        if self.updated:
+            return [self.dtypes[k] for k in self.updated]
+        return [tf.as_dtype(keras.backend.standardize_dtype(self.program.wrt_tensor.dtype))]
 
 
-def track(x, overall, best_x, best_loss) -> tuple:
-    """Keeps, per sample, the input whose overall loss is the lowest so far."""
+def _listed(value) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _normalized(grads, norm_grads: bool):
+    if not norm_grads:
+        return grads
+    axes = list(range(1, grads.shape.rank))
+    rms = tf.sqrt(tf.reduce_mean(tf.square(grads), axis=axes, keepdims=True))
+    return grads / (rms + keras.config.epsilon())
+
+
+def track(xs, overall, best_xs, best_loss) -> tuple:
+    """Keeps, per sample, the inputs whose overall loss is the lowest so far."""
     better = overall < best_loss
-    mask = tf.reshape(better, tf.concat([[-1], tf.ones([tf.rank(x) - 1], tf.int32)], 0))
-    return tf.where(mask, x, best_x), tf.where(better, overall, best_loss)
+
+    def pick(x, best):
+        mask = tf.reshape(better, tf.concat([[-1], tf.ones([tf.rank(x) - 1], tf.int32)], 0))
+        return tf.where(mask, x, best)
+
+    return [pick(x, b) for x, b in zip(xs, best_xs)], tf.where(better, overall, best_loss)
 
 
 def stepwise(loop: Loop, feed: Feed, max_iter: int, modify, callbacks: list, single: bool) -> tuple:
     """Runs the steps one by one, fetching values for the grad modifier and callbacks."""
-    x = feed.x
-    cache, best_x, best_loss = tf.zeros_like(x), x, tf.fill([tf.shape(x)[0]], np.float32(np.inf))
+    xs = list(feed.x)
+    caches = [tf.zeros_like(x) for x in xs]
+    best_xs, best_loss = list(xs), tf.fill([tf.shape(xs[0])[0]], np.float32(np.inf))
     for i in range(max_iter):
         step = tf.constant(i)
         for modifier in loop.host_mods:
-            x = tf.convert_to_tensor(modifier.pre(np.array(x)), tf.float32)
-        x, named, overall, grads, wrt = loop.forward(x, feed.args, feed.weights, feed.seed, step)
+            xs = [_host(modifier.pre, x) for x in xs]
+        xs, named, overall, grads, wrt = loop.forward(xs, feed.args, feed.weights, feed.seed, step)
         if modify is not None:
-            grads = _modified(modify, grads)
+            grads = [_modified(modify, g) for g in grads]
         if callbacks:
             values = _host_values(loop.program.loss_names, named, overall, single)
+            host_grads, host_wrt = [np.array(g) for g in grads], [np.array(w) for w in wrt]
             for c in callbacks:
-                c.callback(i, *values, np.array(grads), np.array(wrt))
-        x, cache, best_x, best_loss = loop.update(
-            x, grads, cache, best_x, best_loss, overall, feed.seed, step
+                c.callback(i, *values, *_unlisted(host_grads, host_wrt))
+        xs, caches, best_xs, best_loss = loop.update(
+            xs, grads, caches, best_xs, best_loss, overall, feed.seed, step
         )
         if loop.host_mods:
             for modifier in reversed(loop.host_mods):
-                x = tf.convert_to_tensor(modifier.post(np.array(x)), tf.float32)
-            best_x, best_loss = track(x, overall, best_x, best_loss)
-    return best_x, grads, wrt
+                xs = [_host(modifier.post, x) for x in xs]
+            best_xs, best_loss = track(xs, overall, best_xs, best_loss)
+    return best_xs, grads, wrt
+
+
+def _unlisted(grads: list, wrt: list) -> tuple:
+    """Callbacks of a one-input optimization get arrays, as in keras-vis; several inputs give lists."""
+    return (grads[0], wrt[0]) if len(grads) == 1 and len(wrt) == 1 else (grads, wrt)
+
+
+def _host(method, x):
+    """Runs a numpy input modifier on an image input (rank 3 or more); other inputs pass unchanged."""
+    return tf.convert_to_tensor(method(np.array(x)), tf.float32) if x.shape.rank >= 3 else x
 
 
 def _modified(modify, grads):
@@ -145,5 +180,7 @@ def _call(method, x, seed):
     return method(x, seed=seed) if modifiers_lib.accepts_seed(method) else method(x)
 
 
-def _sub_seed(seed, i, k):
-    return tf.random.experimental.stateless_fold_in(tf.random.experimental.stateless_fold_in(seed, i), k)
+def _sub_seed(seed, i, j, k=0):
+    fold = tf.random.experimental.stateless_fold_in
+    seed = fold(fold(seed, i), j)
+    return seed if k == 0 else fold(seed, k)

@@ -50,6 +50,9 @@ class _Cloner:
     def _new(self, layer):
         if isinstance(layer, keras.Sequential) or _is_functional(layer):
             return self.model(layer)
+        if not isinstance(layer, keras.layers.Layer):
+            # An operator in the graph (`x + y`, `keras.ops.relu(x)`): stateless, re-created from its config.
+            return layer.__class__.from_config(layer.get_config())
         activation = getattr(layer, "activation", None)
         if isinstance(layer, _ACTIVATION_LAYERS) and activation is not None:
             stand_in = keras.layers.Activation(activation, name=layer.name, dtype=layer.dtype_policy)

@@ -27,11 +27,13 @@ def visualize_activation_with_losses(
     """Returns the input that minimises the weighted `losses`, for custom losses.
 
     Args:
-        input_tensor: The model's input Keras tensor (`model.inputs[0]`) or the model.
+        input_tensor: The model's input Keras tensor (`model.inputs[0]`), the
+            list of inputs of a multi-input model, or the model.
         losses: A list of `(Loss, weight)` pairs; a weight of 0 or None drops the loss.
         wrt_tensor: Tensor the gradients are taken with respect to; None for the input.
         seed_input: The start: one input, a batch of them (one result per
-            sample), or None for random noise.
+            sample), or None for random noise; for several inputs a list or
+            dict of them.
         input_range: The `(min, max)` range of the result. When both bounds
             are ints the result is rounded to `uint8` (`int32` for ranges
             outside [0, 255]).
@@ -40,13 +42,13 @@ def visualize_activation_with_losses(
             `grad_modifier`, `callbacks`).
 
     Returns:
-        The optimized input, channels last, rescaled to `input_range`.
+        The optimized input, channels last, rescaled to `input_range` (one
+        per input for a multi-input model).
 
     Raises:
         ValueError: For a bad `input_range`, `max_iter` or seed shape, or no
             loss with a non-zero weight.
     """
-    input_range = optimizer_lib.check_input_range(input_range)
     params = utils.add_defaults_to_kwargs(
         {"seed_input": seed_input, "max_iter": 200, "verbose": False}, **optimizer_params
     )
@@ -54,13 +56,23 @@ def visualize_activation_with_losses(
     optimizer = optimizer_lib.Optimizer(
         input_tensor, losses, input_range, wrt_tensor=wrt_tensor, backprop_modifier=modifier
     )
-    img = optimizer.minimize(**params)[0]
+    result = optimizer.minimize(**params)[0]
+    parts = zip(optimizer.input_tensors, optimizer.input_ranges)
+    if isinstance(result, dict):
+        return {k: _finish(v, t, r) for (k, v), (t, r) in zip(result.items(), parts)}
+    if isinstance(result, list):
+        return [_finish(v, t, r) for v, (t, r) in zip(result, parts)]
+    return _finish(result, optimizer.input_tensor, optimizer.input_range)
+
+
+def _finish(img: np.ndarray, tensor, input_range: tuple) -> np.ndarray:
+    """Rounds to `uint8` for an int range (int32 outside [0, 255]); images channels last."""
     if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in input_range):
         # uint8 as in keras-vis; a range uint8 cannot hold (e.g. (-1, 1)) gives int32.
         dtype = "uint8" if 0 <= input_range[0] and input_range[1] <= 255 else "int32"
         img = np.clip(np.rint(img), input_range[0], input_range[1]).astype(dtype)
-    if keras.config.image_data_format() == "channels_first" and img.ndim >= 2:
-        batched = img.ndim == len(optimizer.input_tensor.shape)
+    if keras.config.image_data_format() == "channels_first" and len(tensor.shape) >= 3:
+        batched = img.ndim == len(tensor.shape)
         img = np.moveaxis(img, 1 if batched else 0, -1)
     return img
 
@@ -88,15 +100,19 @@ def visualize_activation(
     activation first (`utils.apply_modifications`).
 
     Args:
-        model: A Keras model (Functional or Sequential).
-        layer_idx: Index into `model.layers` (negative allowed) or a layer name.
+        model: A Keras model (Functional or Sequential, possibly with nested models).
+        layer_idx: Index into `model.layers` (negative allowed), a layer name
+            (also inside a nested model), a path `'nested_model/layer'` or a layer.
         filter_indices: The output unit (Dense) or channel (Conv): an int, a
             list of ints (their features mixed in one input), or None for all.
         wrt_tensor: Tensor the gradients are taken with respect to; None for the input.
-        seed_input: The start: one input, a batch of them (one result per
-            sample), or None for random noise.
+        seed_input: The start: one input (or a batch of one), a batch of them
+            (one result per sample), or None for random noise. A model with
+            several inputs is optimized on all of them: a list of seeds in
+            `model.inputs` order, a dict by input name, or None.
         input_range: The `(min, max)` range of the result; `uint8` when both
-            are ints (`int32` for ranges outside [0, 255]).
+            are ints (`int32` for ranges outside [0, 255]). For several inputs,
+            one pair for all or a list of pairs.
         backprop_modifier: 'guided', 'rectified' (alias 'relu', 'deconv') or None.
         grad_modifier: A name from `vis.grad_modifiers`, a callable or None.
         act_max_weight: Weight of the `ActivationMaximization` loss.
@@ -106,22 +122,28 @@ def visualize_activation(
             defaults to 200, `verbose` to False).
 
     Returns:
-        The optimized input, channels last, rescaled to `input_range`.
+        The optimized input, channels last, rescaled to `input_range`; for a
+        model with several inputs, one per input (a list, or a dict by name
+        when the seeds were a dict). `LPNorm` regularizes every input,
+        `TotalVariation` the image inputs (those with spatial axes).
 
     Raises:
         ValueError: For an unknown layer, an out-of-range filter index, a bad
-            `input_range` or `max_iter`, or all weights 0.
+            `input_range` or `max_iter`, all weights 0, or an integer input
+            (token ids; the message shows the saliency call to make instead).
         TypeError: For arguments of the wrong type.
     """
     model, layer, wrt_tensor, modifier = _modified(model, layer_idx, wrt_tensor, backprop_modifier)
     common.warn_if_softmax(layer)
-    image = common.model_inputs(model)[0]
-    losses = [
-        (ActivationMaximization(layer, filter_indices), act_max_weight),
-        (LPNorm(image), lp_norm_weight),
-        (TotalVariation(image), tv_weight),
-    ]
+    inputs = common.model_inputs(model)
+    losses = [(ActivationMaximization(layer, filter_indices), act_max_weight)]
+    for tensor in inputs:
+        if keras.backend.is_float_dtype(tensor.dtype):
+            losses.append((LPNorm(tensor), lp_norm_weight))
+        if len(tensor.shape) >= 3 and keras.backend.is_float_dtype(tensor.dtype):  # TV needs spatial axes.
+            losses.append((TotalVariation(tensor), tv_weight))
     params = utils.add_defaults_to_kwargs(
         {"grad_modifier": grad_modifier, "backprop_modifier": modifier}, **optimizer_params
     )
-    return visualize_activation_with_losses(image, losses, wrt_tensor, seed_input, input_range, **params)
+    target = inputs[0] if len(inputs) == 1 else inputs
+    return visualize_activation_with_losses(target, losses, wrt_tensor, seed_input, input_range, **params)
