@@ -123,7 +123,50 @@ CASES = [
         ValueError,
         r"layer 'argmax_head' has no gradient",
     ),
+    ("layer-close-match", _saliency(layer_idx="predz"), ValueError, r"Close matches: 'preds'.*layer_idx='predz'"),
+    (
+        "seeds-multi-input",
+        lambda m: visualize_saliency(_two_input_model(), -1, 0, SEED),
+        TypeError,
+        r"2 inputs \['image', 'features'\].*Received: seed_input of type ndarray with shape \(12, 12, 3\)",
+    ),
+    (
+        "seeds-multi-names",
+        lambda m: visualize_saliency(_two_input_model(), -1, 0, {"image": SEED, "vector": SEED[0, 0]}),
+        ValueError,
+        r"one seed per input name.*Received: seed_input with keys \['image', 'vector'\]",
+    ),
+    (
+        "seeds-multi-batch",
+        lambda m: visualize_saliency(_two_input_model(), -1, 0, [SEED, np.ones((2, 3), "float32")]),
+        ValueError,
+        r"same number of samples. Received: batch sizes \[1, 2\]",
+    ),
+    (
+        "token-ids",
+        lambda m: visualize_saliency(_text_model(), -1, 0, np.arange(5)),
+        ValueError,
+        r"int32.*wrt_tensor=model.get_layer\('embedding'\).output.*Received: wrt_tensor=None",
+    ),
+    (
+        "token-ids-activation",
+        lambda m: visualize_activation(_text_model(), -1, 0),
+        ValueError,
+        r"gradient descent cannot change.*wrt_tensor=model.get_layer\('embedding'\).output",
+    ),
 ]
+
+
+def _two_input_model():
+    image, vector = keras.Input(SHAPE, name="image"), keras.Input((3,), name="features")
+    x = layers.Concatenate()([layers.Flatten()(image), vector])
+    return keras.Model([image, vector], layers.Dense(2)(x))
+
+
+def _text_model():
+    tokens = keras.Input((5,), dtype="int32")
+    x = layers.GlobalAveragePooling1D()(layers.Embedding(10, 3, name="embedding")(tokens))
+    return keras.Model(tokens, layers.Dense(2)(x))
 
 
 @pytest.fixture(scope="module")
