@@ -123,7 +123,12 @@ CASES = [
         ValueError,
         r"layer 'argmax_head' has no gradient",
     ),
-    ("layer-close-match", _saliency(layer_idx="predz"), ValueError, r"Close matches: 'preds'.*layer_idx='predz'"),
+    (
+        "layer-close-match",
+        _saliency(layer_idx="predz"),
+        ValueError,
+        r"Close matches: 'preds'.*layer_idx='predz'",
+    ),
     (
         "seeds-multi-input",
         lambda m: visualize_saliency(_two_input_model(), -1, 0, SEED),

@@ -55,8 +55,9 @@ def test_a_batch_of_one_returns_the_map_without_the_batch_axis():
     np.testing.assert_allclose(three[2], single, atol=1e-6)
     start = visualize_activation(model, -1, 1, seed_input=x[None], max_iter=3, input_range=(0.0, 1.0))
     assert start.shape == (28, 28, 3)
-    kept = visualize_activation(model, -1, 1, seed_input=x, max_iter=3, input_range=(0.0, 1.0),
-                                keep_batch_axis=True)
+    kept = visualize_activation(
+        model, -1, 1, seed_input=x, max_iter=3, input_range=(0.0, 1.0), keep_batch_axis=True
+    )
     assert kept.shape == (1, 28, 28, 3)
 
 
@@ -103,8 +104,9 @@ def test_saliency_of_a_two_input_model_gives_one_map_per_input():
     batch = visualize_saliency(model, -1, 1, [np.stack([s, s]) for s in SEEDS])
     assert [m.shape for m in batch] == [(2, 9, 9), (2, 5)]
     losses = [(keras_loss(model), -1)]
-    np.testing.assert_allclose(visualize_saliency_with_losses(model.inputs, losses, SEEDS)[0], expected[0],
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        visualize_saliency_with_losses(model.inputs, losses, SEEDS)[0], expected[0], atol=1e-5
+    )
 
 
 def keras_loss(model):
@@ -131,26 +133,45 @@ class _Record(OptimizerCallback):
 def test_activation_maximization_optimizes_every_input():
     model = _two_inputs()
     record = _Record()
-    best = visualize_activation(model, -1, 2, seed_input=SEEDS, max_iter=20, input_range=(0.0, 1.0),
-                                callbacks=[record])
+    best = visualize_activation(
+        model, -1, 2, seed_input=SEEDS, max_iter=20, input_range=(0.0, 1.0), callbacks=[record]
+    )
     assert [b.shape for b in best] == [(9, 9, 2), (5,)]
     assert record.losses[-1] < record.losses[0] - 0.1  # The class score rose.
     assert [g.shape for g in record.grads[0]] == [(1, 9, 9, 2), (1, 5)]
     assert np.abs(record.grads[0][1]).max() > 0  # Both inputs get a gradient,
     assert not np.allclose(best[1], deprocess_input(SEEDS[1], (0.0, 1.0)), atol=1e-3)  # and both move.
-    named = visualize_activation(model, -1, 2, seed_input=dict(zip(["image", "features"], SEEDS)), max_iter=2,
-                                 input_range=[(0, 255), (0.0, 1.0)])
+    named = visualize_activation(
+        model,
+        -1,
+        2,
+        seed_input=dict(zip(["image", "features"], SEEDS)),
+        max_iter=2,
+        input_range=[(0, 255), (0.0, 1.0)],
+    )
     assert named["image"].dtype == np.uint8 and named["features"].dtype == np.float32
 
 
 @pytest.mark.parametrize(
     "seed, error, message",
     [
-        (SEEDS[0], TypeError, r"2 inputs \['image', 'features'\].*list of 2 arrays.*Received: seed_input of type"),
+        (
+            SEEDS[0],
+            TypeError,
+            r"2 inputs \['image', 'features'\].*list of 2 arrays.*Received: seed_input of type",
+        ),
         (SEEDS[:1], TypeError, "list of 2 arrays"),
-        ({"image": SEEDS[0]}, ValueError, r"one seed per input name.*Received: seed_input with keys \['image'\]"),
+        (
+            {"image": SEEDS[0]},
+            ValueError,
+            r"one seed per input name.*Received: seed_input with keys \['image'\]",
+        ),
         ([SEEDS[0], np.stack([SEEDS[1]] * 2)], ValueError, r"same number of samples.*\[1, 2\]"),
-        ([SEEDS[0], SEEDS[1][:3]], ValueError, r"seed_input\[1\].*Received: seed_input\[1\] with shape \(3,\)"),
+        (
+            [SEEDS[0], SEEDS[1][:3]],
+            ValueError,
+            r"seed_input\[1\].*Received: seed_input\[1\] with shape \(3,\)",
+        ),
     ],
 )
 def test_bad_seeds_of_a_two_input_model(seed, error, message):
@@ -174,7 +195,9 @@ def test_a_text_model_says_to_take_the_gradient_at_the_embedding():
     tokens = np.array([3, 7, 1, 0, 12, 5], "int32")
     with pytest.raises(ValueError, match=r"wrt_tensor=model.get_layer\('embedding'\).output"):
         visualize_saliency(model, -1, 1, tokens)
-    with pytest.raises(ValueError, match=r"cannot\s+change.*wrt_tensor=model.get_layer\('embedding'\).output"):
+    with pytest.raises(
+        ValueError, match=r"cannot\s+change.*wrt_tensor=model.get_layer\('embedding'\).output"
+    ):
         visualize_activation(model, -1, 1)
     embedding = model.get_layer("embedding")
     saliency = visualize_saliency(model, -1, 1, tokens, wrt_tensor=embedding.output)

@@ -23,7 +23,9 @@ W2 = RNG.normal(size=(4, 2)).astype("float32")
 def _square_then_nested(kind: str) -> keras.Model:
     """x -> x**2 (outer preprocessing) -> nested base [hidden = . @ W1] -> out = hidden @ W2."""
     if kind == "sequential":
-        base = keras.Sequential([keras.Input((3,)), layers.Dense(4, use_bias=False, name="hidden")], name="base")
+        base = keras.Sequential(
+            [keras.Input((3,)), layers.Dense(4, use_bias=False, name="hidden")], name="base"
+        )
     else:
         inner = keras.Input((3,))
         base = keras.Model(inner, layers.Dense(4, use_bias=False, name="hidden")(inner), name="base")
@@ -54,8 +56,16 @@ def test_a_nested_layer_is_computed_through_the_outer_preprocessing(kind, spec):
 def test_activation_maximization_of_a_nested_layer_raises_it():
     model = _square_then_nested("functional")
     seed = RNG.uniform(0.5, 1.0, size=(3,)).astype("float32")
-    best = visualize_activation(model, "hidden", 1, seed_input=seed, max_iter=20, input_range=(0.0, 2.0),
-                                lp_norm_weight=0, tv_weight=0)
+    best = visualize_activation(
+        model,
+        "hidden",
+        1,
+        seed_input=seed,
+        max_iter=20,
+        input_range=(0.0, 2.0),
+        lp_norm_weight=0,
+        tv_weight=0,
+    )
     hidden = lambda v: float((np.asarray(v, "float64") ** 2) @ W1[:, 1])  # noqa: E731
     assert hidden(best) > hidden(seed)
 
@@ -88,8 +98,10 @@ def _augmented(custom: bool) -> keras.Model:
         def call(self, inputs):
             return self.turn(self.flip(inputs))
 
-    augment = Augment() if custom else keras.Sequential(
-        [layers.RandomFlip("horizontal"), layers.RandomRotation(0.3)], name="augment"
+    augment = (
+        Augment()
+        if custom
+        else keras.Sequential([layers.RandomFlip("horizontal"), layers.RandomRotation(0.3)], name="augment")
     )
     inp = keras.Input((10, 10, 1))
     x = layers.Conv2D(3, 3, activation="relu", name="conv")(augment(inp))
@@ -120,8 +132,11 @@ def test_layer_state_and_losses_are_not_changed_by_a_run():
     model = keras.Model(inp, layers.Dense(2, name="out")(x))
     before = [v.numpy().copy() for v in model.variables]
     for _ in range(3):
-        engine.compute(model.inputs, [(ActivationMaximization(model.get_layer("out"), 0), -1)],
-                       RNG.normal(size=(8, 4)).astype("float32"))
+        engine.compute(
+            model.inputs,
+            [(ActivationMaximization(model.get_layer("out"), 0), -1)],
+            RNG.normal(size=(8, 4)).astype("float32"),
+        )
     for value, variable in zip(before, model.variables):
         np.testing.assert_array_equal(value, variable.numpy())
     assert model.get_layer("reg").losses == []
@@ -140,5 +155,6 @@ def test_a_loss_on_a_layer_of_another_model_is_refused():
     model = _square_then_nested("functional")
     other = keras.Sequential([keras.Input((7,)), layers.Dense(2, name="elsewhere")])
     with pytest.raises(ValueError, match="none of the given input tensors"):
-        engine.compute(model.inputs, [(ActivationMaximization(other.layers[0], 0), -1)],
-                       np.ones((1, 3), "float32"))
+        engine.compute(
+            model.inputs, [(ActivationMaximization(other.layers[0], 0), -1)], np.ones((1, 3), "float32")
+        )
