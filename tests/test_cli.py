@@ -8,7 +8,6 @@ import sysconfig
 import venv
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -85,21 +84,31 @@ def test_demo_in_a_fresh_virtual_environment(tmp_path):
         assert ratio >= 1.5, ratio
 
 
+def _saved_by_another_process(path, layers: str) -> str:
+    """Builds a Sequential of `layers` (Python source) and saves it to `path` in a separate process.
+
+    Users load models another script saved: Keras names layers per process, so
+    a model saved and loaded in this test process would not be the model they load.
+    """
+    code = (
+        "import os, sys; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\n"
+        "import keras; from keras import layers\n"
+        "keras.utils.set_random_seed(0)\n"
+        f"keras.Sequential([{layers}]).save(sys.argv[1])\n"
+    )
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"}
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True, capture_output=True, env=env)
+    return str(path)
+
+
 @pytest.fixture(scope="module")
 def tiny_model_file(tmp_path_factory):
-    """A small saved CNN with a softmax head, on 16x16 RGB images."""
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input((16, 16, 3)),
-            keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
-            keras.layers.Flatten(),
-            keras.layers.Dense(3, activation="softmax", name="out"),
-        ]
+    """A small CNN with a softmax head, on 16x16 RGB images, saved by another process."""
+    return _saved_by_another_process(
+        tmp_path_factory.mktemp("model") / "tiny.keras",
+        "keras.Input((16, 16, 3)), layers.Conv2D(4, 3, activation='relu', name='conv'), layers.Flatten(), "
+        "layers.Dense(3, activation='softmax', name='out')",
     )
-    path = tmp_path_factory.mktemp("model") / "tiny.keras"
-    model.save(path)
-    return str(path)
 
 
 @pytest.fixture
@@ -146,20 +155,13 @@ def test_activation_needs_no_image(tiny_model_file, tmp_path):
 
 @pytest.fixture(scope="module")
 def two_conv_h5_file(tmp_path_factory):
-    """A CNN with two convolution layers and a softmax head, saved in the legacy HDF5 format."""
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input((16, 16, 3)),
-            keras.layers.Conv2D(4, 3, activation="relu", name="conv1"),
-            keras.layers.Conv2D(4, 3, activation="relu", name="conv2"),
-            keras.layers.GlobalAveragePooling2D(name="gap"),
-            keras.layers.Dense(3, activation="softmax", name="out"),
-        ]
+    """A CNN with two convolution layers and a softmax head, saved as legacy HDF5 by another process."""
+    return _saved_by_another_process(
+        tmp_path_factory.mktemp("h5") / "two_conv.h5",
+        "keras.Input((16, 16, 3)), layers.Conv2D(4, 3, activation='relu', name='conv1'), "
+        "layers.Conv2D(4, 3, activation='relu', name='conv2'), layers.GlobalAveragePooling2D(name='gap'), "
+        "layers.Dense(3, activation='softmax', name='out')",
     )
-    path = tmp_path_factory.mktemp("h5") / "two_conv.h5"
-    model.save(path)
-    return str(path)
 
 
 @pytest.mark.parametrize("penultimate", [None, "conv1", "0"])
