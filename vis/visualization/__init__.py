@@ -1,5 +1,6 @@
 """keras-vis visualizations: saliency, grad-CAM and activation maximization."""
 
+from vis.visualization import methods
 from vis.visualization.activation_maximization import visualize_activation, visualize_activation_with_losses
 from vis.visualization.cam import visualize_cam, visualize_cam_with_losses
 from vis.visualization.common import get_num_filters, overlay
@@ -11,7 +12,14 @@ from vis.visualization.legacy import (
 )
 from vis.visualization.saliency import visualize_saliency, visualize_saliency_with_losses
 
+methods.register("saliency", visualize_saliency)
+methods.register("guided", visualize_saliency, backprop_modifier="guided")
+methods.register("rectified", visualize_saliency, backprop_modifier="rectified")
+methods.register("gradcam", visualize_cam, kind="cam")
+methods.register("cam", visualize_cam, kind="cam")
+
 __all__ = [
+    "methods",
     "visualize_activation",
     "visualize_activation_with_losses",
     "get_num_filters",
