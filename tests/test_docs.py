@@ -26,6 +26,7 @@ INTERNAL = {
     "vis.engine.graph": "reads Keras graphs for the engine; no user-facing function",
     "vis.engine.plan": "runs a graph on tensors, nested models inlined; engine internals",
     "vis.engine.inference": "the inference-mode context of the engine's runs",
+    "vis.engine.dispatch": "runs a program here or across the replicas of a tf.distribute strategy",
     "vis.engine.program": "the compiled program behind `vis.engine.compute`, documented in vis.engine",
     "vis.optimizer_loop": "the compiled loop behind `Optimizer.minimize`, documented in vis.optimizer",
     "vis.engine.diagnostics": "turns the engine's missing gradients into error messages",

@@ -61,6 +61,34 @@ class Loss:
         return None
 
 
+class PerSample:
+    """Filter indices chosen per sample of a batch of seeds: `PerSample([3, 1, 7])`.
+
+    Passed as `filter_indices` to `ActivationMaximization` (and so to
+    `visualize_saliency` and `visualize_cam`), it selects filter 3 for the
+    first seed, 1 for the second and 7 for the third, in one call: each image
+    explained by its own class (its label or its prediction). `vis.stream`
+    uses it for `filter_indices='label'` and `'predicted'`.
+
+    Args:
+        indices: One int per sample.
+    """
+
+    def __init__(self, indices) -> None:
+        array = np.asarray(indices)
+        if array.ndim != 1 or array.size == 0 or not np.issubdtype(array.dtype, np.integer):
+            raise TypeError(
+                f"`PerSample` takes one int per sample, as a 1-D sequence. Received: indices={indices!r}"
+            )
+        self.indices = [int(i) for i in array]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __repr__(self) -> str:
+        return f"PerSample({self.indices})"
+
+
 class ActivationMaximization(Loss):
     """Loss that is low when the chosen filters of a layer are highly active.
 
@@ -71,8 +99,8 @@ class ActivationMaximization(Loss):
 
     Args:
         layer: The Keras layer whose output is maximised.
-        filter_indices: An int, a list of ints (duplicates count twice) or
-            None for every filter.
+        filter_indices: An int, a list of ints (duplicates count twice),
+            None for every filter, or `PerSample` indices (one per seed).
 
     Raises:
         TypeError: If `filter_indices` holds something other than ints.
@@ -85,14 +113,25 @@ class ActivationMaximization(Loss):
         super().__init__()
         self.layer = layer
         self.num_filters = _num_filters(layer)
-        self.filter_indices = check_filter_indices(filter_indices, self.num_filters, layer)
+        self.per_sample = isinstance(filter_indices, PerSample)
+        if self.per_sample:
+            self.filter_indices = [
+                check_filter_indices(i, self.num_filters, layer)[0] for i in filter_indices.indices
+            ]
+        else:
+            self.filter_indices = check_filter_indices(filter_indices, self.num_filters, layer)
 
     def cache_key(self) -> Hashable:
         return ("ActivationMaximization", id(self.layer), self.num_filters)
 
     def get_runtime_args(self) -> list[np.ndarray]:
-        selection = np.zeros((self.num_filters,), dtype="float32")
-        np.add.at(selection, self.filter_indices, 1.0)
+        """The selection: `(1, filters)` counts of the chosen filters, or `(batch, filters)` per sample."""
+        if self.per_sample:
+            selection = np.zeros((len(self.filter_indices), self.num_filters), dtype="float32")
+            selection[np.arange(len(self.filter_indices)), self.filter_indices] = 1.0
+            return [selection]
+        selection = np.zeros((1, self.num_filters), dtype="float32")
+        np.add.at(selection[0], self.filter_indices, 1.0)
         return [selection]
 
     def build_loss(self):
@@ -101,7 +140,7 @@ class ActivationMaximization(Loss):
         spatial = tuple(a for a in range(1, output.ndim) if a != axis)
         per_filter = keras.ops.mean(output, axis=spatial) if spatial else output
         # No fixed name: several of these losses may share one program, and graph names must be unique.
-        selection = keras.Input(batch_shape=(self.num_filters,))
+        selection = keras.Input(batch_shape=(None, self.num_filters))  # One row for all, or one per sample.
         self.runtime_placeholders = [selection]
         per_filter = keras.ops.cast(per_filter, "float32")
         return -keras.ops.sum(per_filter * selection, axis=-1)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from vis.engine import diagnostics, graph
+from vis.engine import diagnostics, dispatch, graph
 from vis.engine.compiling import compile_method
 from vis.engine.plan import Plan
 
@@ -184,10 +184,10 @@ class Program:
         if self.modifier_warning:
             warnings.warn(self.modifier_warning, UserWarning, stacklevel=4)
         args = [np.asarray(a) for loss in losses for a in loss.get_runtime_args()]
-        seeds = [tf.convert_to_tensor(s, dtype=t.dtype) for s, t in zip(seeds, self.input_tensors)]
+        _check_per_sample(args, self.placeholders, len(seeds[0]), losses)
         function = self.compiled if gradient else self.forward
         with self.reporting():
-            results = function(seeds, args, tf.constant(weights, tf.float32))
+            results = dispatch.run(self, function, seeds, args, tf.constant(weights, tf.float32))
         if not gradient:
             stacked, overall, wrt = results
             grads = None
@@ -195,6 +195,17 @@ class Program:
             stacked, overall, grads, wrt = results
         named = [(name, values) for name, values in zip(self.loss_names, stacked.numpy())]
         return EngineResult(named, overall.numpy(), _numpy(grads), _numpy(wrt))
+
+
+def _check_per_sample(args: list, placeholders: list, batch: int, losses: list) -> None:
+    """Raises when a per-sample run-time argument (`PerSample` filters) does not match the batch."""
+    for arg, placeholder in zip(args, placeholders):
+        if placeholder.shape and placeholder.shape[0] is None and arg.shape[0] not in (1, batch):
+            raise ValueError(
+                f"The losses {[str(loss) for loss in losses]} select filters for {arg.shape[0]} samples "
+                f"(`PerSample`), but the batch has {batch} seeds. Received: filter_indices with "
+                f"{arg.shape[0]} entries for a batch of {batch}"
+            )
 
 
 def _numpy(value):
