@@ -19,3 +19,12 @@ def _require_tensorflow() -> None:
 
 
 _require_tensorflow()
+
+
+def __getattr__(name: str):
+    # `vis.stream` without importing the visualization modules at `import vis`.
+    if name == "stream":
+        from vis.streaming import stream
+
+        return stream
+    raise AttributeError(f"module 'vis' has no attribute {name!r}")

@@ -12,11 +12,11 @@ from vis.visualization.legacy import (
 )
 from vis.visualization.saliency import visualize_saliency, visualize_saliency_with_losses
 
-methods.register("saliency", visualize_saliency)
-methods.register("guided", visualize_saliency, backprop_modifier="guided")
-methods.register("rectified", visualize_saliency, backprop_modifier="rectified")
-methods.register("gradcam", visualize_cam, kind="cam")
-methods.register("cam", visualize_cam, kind="cam")
+methods.register("saliency", visualize_saliency, per_sample=True)
+methods.register("guided", visualize_saliency, per_sample=True, backprop_modifier="guided")
+methods.register("rectified", visualize_saliency, per_sample=True, backprop_modifier="rectified")
+methods.register("gradcam", visualize_cam, kind="cam", per_sample=True)
+methods.register("cam", visualize_cam, kind="cam", per_sample=True)
 
 __all__ = [
     "methods",

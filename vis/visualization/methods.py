@@ -21,12 +21,15 @@ class Method:
         function: `(model, layer_idx, filter_indices, seed_input, **kwargs) -> maps`.
         fixed: Keywords always passed (a user keyword of the same name wins).
         kind: `'gradient'`, `'cam'` or `'forward'`, how the method uses the model.
+        per_sample: Whether `filter_indices` may be `vis.losses.PerSample`
+            indices (one class per seed, in one call).
     """
 
     name: str
     function: Callable
     fixed: dict = field(default_factory=dict)
     kind: str = "gradient"
+    per_sample: bool = False
 
     def __call__(self, model, layer_idx, filter_indices, seed_input, **kwargs):
         return self.function(model, layer_idx, filter_indices, seed_input, **{**self.fixed, **kwargs})
@@ -35,13 +38,15 @@ class Method:
 _REGISTRY: dict[str, Method] = {}
 
 
-def register(name: str, function: Callable, kind: str = "gradient", **fixed) -> Method:
+def register(
+    name: str, function: Callable, kind: str = "gradient", per_sample: bool = False, **fixed
+) -> Method:
     """Registers `function` under `name` (with keywords `fixed`), replacing any method of that name.
 
     Returns:
         The registered `Method`.
     """
-    method = Method(name, function, dict(fixed), kind)
+    method = Method(name, function, dict(fixed), kind, per_sample)
     _REGISTRY[name] = method
     return method
 
