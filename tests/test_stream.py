@@ -191,12 +191,15 @@ def build():
                              layers.GlobalAveragePooling2D(), layers.Dense(3)])
 model = build()
 x = np.random.default_rng(3).uniform(size=(7, 10, 10, 1)).astype("float32")
-single = [visualize_saliency(model, -1, 1, x), visualize_cam(model, -1, 1, x), visualize_saliency(model, -1, 1, x[0])]
+def maps():
+    return [visualize_saliency(model, -1, 1, x), visualize_cam(model, -1, 1, x), visualize_saliency(model, -1, 1, x[0])]
+single = maps()
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 with strategy.scope():
-    many = [visualize_saliency(model, -1, 1, x), visualize_cam(model, -1, 1, x), visualize_saliency(model, -1, 1, x[0])]
+    many = maps()
     scoped = build()
-streamed = np.concatenate(list(vis.stream("gradcam", model, -1, 1, x, batch_size=5, strategy=strategy, verbose=0)))
+parts = vis.stream("gradcam", model, -1, 1, x, batch_size=5, strategy=strategy, verbose=0)
+streamed = np.concatenate(list(parts))
 scoped.set_weights(model.get_weights())
 with strategy.scope():
     in_scope = visualize_saliency(scoped, -1, 1, x)
