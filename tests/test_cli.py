@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from vis import cli
-from vis.visualization import visualize_cam
+from vis.visualization import visualize_cam, visualize_saliency
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -239,3 +239,77 @@ def test_python_m_vis_reports_missing_model_without_traceback(tmp_path):
     assert result.returncode == 2
     assert "model file not found: missing.keras" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    """30 files: 29 PNG/JPEG images of two sizes and one corrupt 'broken.png'."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(29):
+        size = (30, 40) if i % 2 else (16, 16)
+        pixels = (rng.random((*size, 3)) * 255).astype(np.uint8)
+        Image.fromarray(pixels).save(folder / f"img_{i:02d}.{'png' if i % 3 else 'jpg'}")
+    (folder / "broken.png").write_bytes(b"\x89PNG not really")
+    return folder
+
+
+@pytest.mark.parametrize("command", ["saliency", "cam"])
+def test_a_folder_in_batches_skips_the_corrupt_file(command, tiny_model_file, image_folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = [
+        command,
+        tiny_model_file,
+        str(image_folder),
+        "--batch-size",
+        "8",
+        "--class",
+        "1",
+        "--out",
+        str(out),
+    ]
+    assert cli.main(argv) == 0
+    captured = capsys.readouterr()
+    assert "skipping" in captured.err and "broken.png" in captured.err and "Traceback" not in captured.err
+    assert "skipped 1 of 30 files" in captured.err
+    assert len(list(out.glob("*.png"))) == 29 and len(list(out.glob("*.npy"))) == 29
+    model = cli.linear_head(cli.load_model(tiny_model_file), 2)
+    _, x = cli.load_image(str(image_folder / "img_05.png"), (16, 16, 3), 1 / 255, quiet=True)
+    function = {"saliency": visualize_saliency, "cam": visualize_cam}[command]
+    np.testing.assert_allclose(np.load(out / f"img_05_{command}.npy"), function(model, 2, 1, x), atol=1e-6)
+    with Image.open(out / f"img_05_{command}.png") as overlay:
+        assert overlay.size == (40, 30)
+
+
+def test_a_glob_with_stacked_maps_and_predicted_classes(tiny_model_file, image_folder, tmp_path):
+    out = tmp_path / "out"
+    pattern = str(image_folder / "img_1*.png")
+    assert (
+        cli.main(["saliency", tiny_model_file, pattern, "--stack", "--batch-size", "4", "--out", str(out)])
+        == 0
+    )
+    listed = (out / "saliency_maps.txt").read_text().split()
+    assert [Path(p).name for p in listed] == [
+        "img_10.png",
+        "img_11.png",
+        "img_13.png",
+        "img_14.png",
+        "img_16.png",
+        "img_17.png",
+        "img_19.png",
+    ]
+    stacked = np.load(out / "saliency_maps.npy")
+    assert stacked.shape == (7, 16, 16) and not list(out.glob("img_*.npy"))
+    model = cli.linear_head(cli.load_model(tiny_model_file), 2)
+    _, x = cli.load_image(listed[2], (16, 16, 3), 1 / 255, quiet=True)
+    predicted = int(np.argmax(model.predict(x[None], verbose=0)[0]))
+    np.testing.assert_allclose(stacked[2], visualize_saliency(model, 2, predicted, x), atol=1e-6)
+
+
+def test_a_folder_of_only_unreadable_files_is_an_error(capsys, tiny_model_file, tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "a.png").write_text("no")
+    err = _error(capsys, ["saliency", tiny_model_file, str(folder), "--out", str(tmp_path / "out")])
+    assert "none of the 1 image files could be read" in err

@@ -1,12 +1,15 @@
 """The `vis` command: `vis demo`, and saliency, grad-CAM and activation maximization on a saved model.
 
     vis demo [--out DIR]
-    vis saliency MODEL_FILE IMAGE [IMAGE ...] [--layer NAME|IDX] [--class N] [--backprop guided|rectified]
-    vis cam MODEL_FILE IMAGE [IMAGE ...] [--layer NAME|IDX] [--class N] [--penultimate NAME|IDX]
+    vis saliency MODEL_FILE IMAGE|FOLDER|GLOB ... [--layer NAME|IDX] [--class N] [--backprop guided|rectified]
+                 [--batch-size N] [--stack]
+    vis cam MODEL_FILE IMAGE|FOLDER|GLOB ... [--layer NAME|IDX] [--class N] [--penultimate NAME|IDX]
     vis activation MODEL_FILE [--layer NAME|IDX] [--class N]
 
 Also `python -m vis ...`. Bad input (a missing file, an unreadable model, an
-unknown layer) prints one line on stderr and exits with code 2.
+unknown layer) prints one line on stderr and exits with code 2. Images that
+cannot be read are skipped with a warning naming each and a count at the end;
+the exit code is then 0 as long as one image was written (2 if none was).
 """
 
 from __future__ import annotations
@@ -27,7 +30,12 @@ def _add_model_arguments(parser: argparse.ArgumentParser, images: bool) -> None:
     """Adds the arguments shared by the saliency, cam and activation commands."""
     parser.add_argument("model_file", metavar="MODEL_FILE", help="a saved Keras model (.keras or .h5)")
     if images:
-        parser.add_argument("images", metavar="IMAGE", nargs="*", help="image files (PNG, JPEG, ...)")
+        parser.add_argument(
+            "images",
+            metavar="IMAGE",
+            nargs="*",
+            help="image files (PNG, JPEG, ...), folders of them, or globs",
+        )
     parser.add_argument(
         "--layer",
         default=None,
@@ -48,6 +56,13 @@ def _add_model_arguments(parser: argparse.ArgumentParser, images: bool) -> None:
     parser.add_argument(
         "--out", default="vis-output", metavar="DIR", help="output folder (default: vis-output/)"
     )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
             )
         if not images:
             sub.add_argument("--max-iter", type=int, default=200, help="optimizer steps (default: 200)")
+        else:
+            sub.add_argument(
+                "--batch-size", type=_positive, default=32, help="images per batch (default: 32)"
+            )
+            sub.add_argument(
+                "--stack",
+                action="store_true",
+                help="write all maps into one NAME_maps.npy (with NAME_maps.txt listing the files in order) "
+                "instead of one .npy per image",
+            )
     return parser
 
 
@@ -158,7 +183,7 @@ def linear_head(model, layer_index: int):
     return apply_modifications(model)
 
 
-def load_image(path: str, shape: tuple[int, int, int], scale: float):
+def load_image(path: str, shape: tuple[int, int, int], scale: float, quiet: bool = False):
     """Returns `(original_rgb_uint8, model_input_float32)` for one image file.
 
     Raises:
@@ -171,7 +196,7 @@ def load_image(path: str, shape: tuple[int, int, int], scale: float):
 
     original = load_img(path)
     height, width, channels = shape
-    if original.shape[:2] != (height, width):
+    if original.shape[:2] != (height, width) and not quiet:
         print(
             f"note: {path} is {original.shape[1]}x{original.shape[0]} pixels; resized to the model's "
             f"{width}x{height} input (maps are resized back for the overlay)"
@@ -195,41 +220,11 @@ def save_overlay(heatmap, original, path: str) -> None:
     Image.fromarray(overlay(original, colorize(resized), alpha=0.5)).save(path)
 
 
-def _attention(args, model, layer_index: int, shape) -> list[str]:
-    """Writes the saliency or grad-CAM overlay and map of each image; returns the written paths."""
-    import numpy as np
-
-    from vis.visualization import visualize_cam, visualize_saliency
-
-    written = []
-    for path in args.images:
-        original, x = load_image(path, shape, args.scale)
-        target = args.class_index
-        if target is None and layer_index == output_layer_index(model):
-            target = int(np.argmax(_first_output(model.predict(x[None], verbose=0))[0]))
-            print(f"{path}: predicted class {target}")
-        if args.command == "saliency":
-            heatmap = visualize_saliency(model, layer_index, target, x, backprop_modifier=args.backprop)
-        else:
-            heatmap = visualize_cam(model, layer_index, target, x, _penultimate(args), args.backprop)
-        stem = os.path.join(args.out, f"{os.path.splitext(os.path.basename(path))[0]}_{args.command}")
-        np.save(stem + ".npy", heatmap)
-        save_overlay(heatmap, original, stem + ".png")
-        written += [stem + ".png", stem + ".npy"]
-    return written
-
-
 def _first_output(predictions):
     """The first output's predictions of a model with one or several outputs."""
     if isinstance(predictions, dict):
         return next(iter(predictions.values()))
     return predictions[0] if isinstance(predictions, (list, tuple)) else predictions
-
-
-def _penultimate(args) -> int | str | None:
-    """The --penultimate option as visualize_cam takes it: an index, a name, or None."""
-    spec = args.penultimate
-    return int(spec) if spec is not None and spec.lstrip("-").isdigit() else spec
 
 
 def _activation(args, model, layer_index: int) -> list[str]:
@@ -263,12 +258,13 @@ def _activation(args, model, layer_index: int) -> list[str]:
 
 def run_model_command(args: argparse.Namespace) -> None:
     """Runs `vis saliency|cam|activation` on a saved model and prints where the files went."""
+    from vis import cli_images
+
     model = load_model(args.model_file)
     if args.command != "activation" and not args.images:
         raise ValueError(f"give at least one IMAGE file: vis {args.command} MODEL_FILE IMAGE [IMAGE ...]")
-    for path in getattr(args, "images", []):
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"image file not found: {path}")
+    if args.command != "activation":
+        cli_images.expand(args.images)  # Missing files fail before any work.
     layer_index = resolve_layer(model, args.layer)
     shape = input_shape(model)
     model = linear_head(model, layer_index)
@@ -276,7 +272,7 @@ def run_model_command(args: argparse.Namespace) -> None:
     if args.command == "activation":
         written = _activation(args, model, layer_index)
     else:
-        written = _attention(args, model, layer_index, shape)
+        written = cli_images.attention(args, model, layer_index, shape)
     print(f"Wrote {len(written)} files to {os.path.abspath(args.out)}")
 
 

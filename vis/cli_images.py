@@ -1,0 +1,130 @@
+"""`vis saliency|cam MODEL IMAGES...`: maps of image files, folders and globs, in batches.
+
+Images are read with Pillow, resized to the model's input and run through the
+map method `--batch-size` at a time; each image gets an overlay PNG of its own
+size and its map as `.npy` (or all maps in one stacked `.npy` with `--stack`).
+A file that cannot be read is skipped with a warning naming it, and counted at
+the end: the other images are all written.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import sys
+
+import numpy as np
+
+_SHOWN = 20  # Up to this many images, each one's predicted class is printed.
+
+
+def expand(specs: list[str]) -> list[str]:
+    """The image files that the command's IMAGE arguments name: files, folders (their files) and globs.
+
+    Raises:
+        FileNotFoundError: If a file, folder or glob names nothing.
+    """
+    paths = []
+    for spec in specs:
+        if os.path.isdir(spec):
+            found = sorted(
+                os.path.join(spec, name)
+                for name in os.listdir(spec)
+                if os.path.isfile(os.path.join(spec, name))
+            )
+        elif os.path.isfile(spec):
+            found = [spec]
+        else:
+            found = sorted(p for p in glob.glob(spec) if os.path.isfile(p))
+        if not found:
+            what = "folder holds no files" if os.path.isdir(spec) else "image file not found"
+            raise FileNotFoundError(f"{what}: {spec}")
+        paths.extend(found)
+    return paths
+
+
+def read(paths: list[str], shape: tuple, scale: float, command: str) -> tuple[list, list, np.ndarray | None]:
+    """Reads images; returns `(kept paths, originals, model inputs)`; unreadable files are skipped."""
+    from vis.cli import load_image
+
+    kept, originals, pixels = [], [], []
+    for path in paths:
+        try:
+            original, x = load_image(path, shape, scale, quiet=len(paths) > _SHOWN)
+        except (ValueError, OSError) as error:
+            print(f"vis {command}: warning: skipping {path}: {error}", file=sys.stderr)
+            continue
+        kept.append(path)
+        originals.append(original)
+        pixels.append(x)
+    return kept, originals, (np.stack(pixels) if pixels else None)
+
+
+def attention(args, model, layer_index: int, shape: tuple) -> list[str]:
+    """Writes the saliency or grad-CAM overlay and map of each image; returns the written paths.
+
+    Raises:
+        ValueError: If no image could be read.
+    """
+    import keras
+
+    from vis.cli import output_layer_index, save_overlay
+    from vis.losses import PerSample
+    from vis.streaming import predicted
+    from vis.streaming_data import NpyWriter
+
+    paths = expand(args.images)
+    function, kwargs = method_of(args)
+    layer = model.layers[layer_index]
+    bar = keras.utils.Progbar(len(paths), verbose=1 if len(paths) > _SHOWN else 0, unit_name="image")
+    stack = NpyWriter(os.path.join(args.out, f"{args.command}_maps.npy")) if args.stack else None
+    written, stacked, skipped, done = [], [], 0, 0
+    for start in range(0, len(paths), args.batch_size):
+        chunk = paths[start : start + args.batch_size]
+        kept, originals, x = read(chunk, shape, args.scale, args.command)
+        skipped, done = skipped + len(chunk) - len(kept), done + len(chunk)
+        if x is None:
+            bar.update(done)
+            continue
+        target = args.class_index
+        if target is None and layer_index == output_layer_index(model):
+            classes = predicted(model, layer, x)
+            for path, k in zip(kept, classes[:_SHOWN] if len(paths) <= _SHOWN else []):
+                print(f"{path}: predicted class {k}")
+            target = PerSample(classes)
+        maps = function(model, layer_index, target, x, keep_batch_axis=True, **kwargs)
+        for path, original, heatmap in zip(kept, originals, maps):
+            stem = os.path.join(args.out, f"{os.path.splitext(os.path.basename(path))[0]}_{args.command}")
+            save_overlay(heatmap, original, stem + ".png")
+            written.append(stem + ".png")
+            if stack is None:
+                np.save(stem + ".npy", heatmap)
+                written.append(stem + ".npy")
+        if stack is not None:
+            stack.add(np.asarray(maps))
+            stacked.extend(kept)
+        bar.update(done)
+    if not written:
+        raise ValueError(f"none of the {len(paths)} image files could be read (see the warnings above)")
+    if stack is not None:
+        stack.close()
+        with open(os.path.join(args.out, f"{args.command}_maps.txt"), "w", encoding="utf-8") as listing:
+            listing.write("".join(f"{path}\n" for path in stacked))
+        written += [stack.path, listing.name]
+    if skipped:
+        print(
+            f"vis {args.command}: warning: skipped {skipped} of {len(paths)} files (not readable images)",
+            file=sys.stderr,
+        )
+    return written
+
+
+def method_of(args):
+    """The map function and its keywords for the command's options."""
+    from vis.visualization import visualize_cam, visualize_saliency
+
+    if args.command == "saliency":
+        return visualize_saliency, {"backprop_modifier": args.backprop}
+    spec = args.penultimate
+    penultimate = int(spec) if spec is not None and spec.lstrip("-").isdigit() else spec
+    return visualize_cam, {"penultimate_layer_idx": penultimate, "backprop_modifier": args.backprop}
