@@ -1,10 +1,11 @@
 """How one engine call runs: on this device, or split across the replicas of a `tf.distribute` strategy.
 
 Inside `with strategy.scope():` (a `MirroredStrategy` over several GPUs or
-CPU devices, a `TPUStrategy`, ...), a call's batch is split into one share
-per replica, the program's compiled function runs on every replica through
-`strategy.run`, and the per-replica results are put back together in batch
-order. Samples do not interact, so the maps equal the single-device ones.
+CPU devices, a `MultiWorkerMirroredStrategy`, a `TPUStrategy`, ...), a call's
+batch is split into one share per replica, the program's compiled function
+runs on every replica through `strategy.run`, and `strategy.gather` puts the
+per-replica results back together in batch order, on every worker. Samples
+do not interact, so the maps equal the single-device ones.
 """
 
 from __future__ import annotations
@@ -51,8 +52,7 @@ def _distributed(program, strategy, function, seeds: list, args: list, weights):
     values = strategy.experimental_distribute_values_from_function(share)
     replicated = _replicated(program, strategy, function, tuple(split), len(seeds))
     results = replicated(values, [tf.constant(a) for a in args], weights)
-    parts = strategy.experimental_local_results(results)
-    return _first(_concatenated(parts), batch)
+    return _first(results, batch)
 
 
 def _replicated(program, strategy, function, split: tuple, n_seeds: int):
@@ -73,7 +73,8 @@ def _replicated(program, strategy, function, split: tuple, n_seeds: int):
             return function(values[:n_seeds], args, weights)
 
         def replicated(values, args, weights):
-            return strategy.run(replica, args=(values, args, weights))
+            results = strategy.run(replica, args=(values, args, weights))
+            return _gathered(strategy, results)
 
         cache[key] = (strategy, tf.function(replicated, autograph=False, reduce_retracing=True))
     return cache[key][1]
@@ -87,14 +88,15 @@ def _first(results: tuple, batch: int) -> tuple:
     return tuple(head)
 
 
-def _concatenated(parts: tuple):
-    """Joins per-replica results: the stacked losses `(n_losses, batch)` on axis 1, the rest on axis 0."""
-    first = parts[0]
-    joined = [tf.concat([part[0] for part in parts], axis=1)]
-    for index in range(1, len(first)):
-        items = [part[index] for part in parts]
-        if isinstance(items[0], (list, tuple)):
-            joined.append([tf.concat([item[k] for item in items], axis=0) for k in range(len(items[0]))])
+def _gathered(strategy, results: tuple) -> tuple:
+    """Gathers per-replica results from every replica (of every worker) in replica order.
+
+    The stacked losses `(n_losses, batch)` are gathered on axis 1, the rest on axis 0.
+    """
+    joined = [strategy.gather(results[0], axis=1)]
+    for item in results[1:]:
+        if isinstance(item, (list, tuple)):
+            joined.append([strategy.gather(t, axis=0) for t in item])
         else:
-            joined.append(tf.concat(items, axis=0))
+            joined.append(strategy.gather(item, axis=0))
     return tuple(joined)
