@@ -32,6 +32,8 @@ INTERNAL = {
     "vis.engine.diagnostics": "turns the engine's missing gradients into error messages",
     "vis.engine.compiling": "the one tf.function wrapper of the engine and the optimizer loop",
     "vis.utils.layers": "layer and channel-axis lookup used by the visualization functions",
+    "vis.streaming_data": "reads data sets in batches and writes .npy files for vis.stream",
+    "vis.cli_images": "the image-folder part of the vis command, documented with vis.cli",
 }
 # Modules whose public names are re-exported by, and documented in, another module's page.
 RE_EXPORTED = {
