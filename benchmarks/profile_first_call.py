@@ -18,8 +18,11 @@ wall-clock timers (no profiler, so no profiler overhead):
                channels, normalisation; for grad-CAM the weighting and the resize).
 
 Also, in fresh processes, what-ifs: the first call with Grappler off
-(`disable_meta_optimizer`), and with vis's `tf.function` replaced by a plain
-call (everything eager), to price the compiled design against an eager one.
+(`disable_meta_optimizer`); with the engine's tape watching the seeds instead
+of the model's variables (no weight-gradient operations traced); and with
+vis's `tf.function` replaced by a plain call (everything eager), to price
+the compiled design against an eager one. The number of operations of the
+traced graph is printed for each.
 With `--top N` the first call is also run under cProfile (or pyinstrument,
 `--profiler pyinstrument`) and the top functions by cumulative time are printed.
 
@@ -42,7 +45,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 SIZE, CLASS, SECOND_CLASS = 224, 7, 42
 MARK = "PROFILE_RESULT "
 TARGETS = ["saliency", "cam"]
-VARIANTS = ["compiled", "no_grappler", "eager"]
+VARIANTS = ["compiled", "no_grappler", "inputs_watched", "eager"]
 PHASES = [  # (key, label, indent)
     ("total", "first call, total", 0),
     ("front", "front: checks, layer lookup, seed", 1),
@@ -60,6 +63,7 @@ PHASES = [  # (key, label, indent)
     ("execute", "execute: first run (graph optimisation + run)", 1),
     ("compute_rest", "engine rest (feeds, numpy conversion)", 1),
     ("post", "post: numpy post-processing", 1),
+    ("graph_ops", "traced graph: operations (count)", 1),
     ("second.total", "second call, total", 0),
     ("second.execute", "second call, compiled run alone", 1),
 ]
@@ -122,6 +126,65 @@ def _install(timers: Timers) -> None:
     timers.wrap(context.Context, "call_function", "execute")
 
 
+def _watch_inputs_only(engine) -> None:
+    """What-if: the engine's tape watches the seeds instead of the model's variables.
+
+    The tape of `Program.gradients` watches the variables it sees (the
+    default), so its traced backward pass also builds the weight-gradient
+    operations, which Grappler then prunes. Here a tape that watches the
+    seeds, and no variable, is put in its place (the same gradients result).
+    """
+    import tensorflow as tf
+
+    current = []
+
+    class Tape(tf.GradientTape):
+        def __init__(self, persistent=False, watch_accessed_variables=True):
+            super().__init__(persistent=persistent, watch_accessed_variables=False)
+
+        def __enter__(self):
+            tape = super().__enter__()
+            if current:
+                tape.watch(current[-1])
+            return tape
+
+    class TensorFlow:
+        GradientTape = Tape
+
+        def __getattr__(self, name):
+            return getattr(tf, name)
+
+    original = engine.Program.gradients
+
+    @functools.wraps(original)
+    def gradients(self, seeds, args, weights):
+        seeds = [tf.convert_to_tensor(s) for s in seeds]
+        current.append(seeds)
+        try:
+            return original(self, seeds, args, weights)
+        finally:
+            current.pop()
+
+    engine.Program.gradients = gradients
+    engine.tf = TensorFlow()
+
+
+def _count_graph_ops(info: dict) -> None:
+    """Records the number of operations of the first traced function in `info["graph_ops"]`."""
+    from tensorflow.python.eager.polymorphic_function import tracing_compilation
+
+    original = tracing_compilation.trace_function
+
+    @functools.wraps(original)
+    def trace_function(*args, **kwargs):
+        concrete = original(*args, **kwargs)
+        if "graph_ops" not in info:
+            info["graph_ops"] = len(concrete.graph.get_operations())
+        return concrete
+
+    tracing_compilation.trace_function = trace_function
+
+
 def _phases(t: dict, start: float, end: float, marks: dict, traced: bool) -> dict:
     """Turns the raw accumulators of one call into the phases of `PHASES`."""
     get = t.get
@@ -175,6 +238,10 @@ def child(target: str, variant: str) -> dict:
         tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
     if variant == "eager":
         engine.compile_method = lambda method, input_signature=None: method
+    if variant == "inputs_watched":
+        _watch_inputs_only(engine)
+    info = {}
+    _count_graph_ops(info)
     timers = Timers()
     _install(timers)
     model, x = _build()
@@ -186,6 +253,7 @@ def child(target: str, variant: str) -> dict:
         function(model, -1, class_index, x)
         end = time.perf_counter()
         result[key] = _phases(timers.totals, start, end, timers.marks, traced=variant != "eager")
+    result["first"]["graph_ops"] = info.get("graph_ops", 0)
     return result
 
 
@@ -240,12 +308,15 @@ def report(results: dict, rounds: int) -> None:
         base = med["compiled"]
         print(f"\nfirst visualize_{target}: medians over {rounds} fresh processes, seconds (share of total)")
         header = "(compiled: passes traced; all eager: passes run)"
-        print(f"{header:54} {'compiled':>16} {'no Grappler':>16} {'all eager':>16}")
+        titles = {"compiled": "compiled", "no_grappler": "no Grappler", "inputs_watched": "tape: seeds only"}
+        print(f"{header:54} " + " ".join(f"{titles.get(v, 'all eager'):>16}" for v in VARIANTS))
         for key, label, indent in PHASES:
             cells = []
             for variant in VARIANTS:
-                value = med[variant][key]
-                total = med[variant]["total"]
+                value, total = med[variant][key], med[variant]["total"]
+                if key == "graph_ops":
+                    cells.append(f"{value:8.0f} {'':>7}")
+                    continue
                 share = "" if key.startswith("second.") else f"({100 * value / total:3.0f}%)"
                 cells.append(f"{value:8.3f} {share:>7}")
             print(f"{'  ' * indent + label:54} " + " ".join(cells))
