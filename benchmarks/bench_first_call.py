@@ -265,14 +265,17 @@ def report(results: dict, rounds: int) -> None:
         print(f"{name:>24} " + " ".join(_fmt(row[c]) for c in columns))
     overhead = statistics.median(r["import"] + r["build"] for runs in results.values() for r in runs)
     print(f"(not timed: imports + MobileNetV2 construction, median {overhead:.2f} s per child)")
-    print("\nratios of medians")
+    print(f"\n{'ratio':>48}  {'of medians':>10}  {'per round (median, range)':>26}")
     for numerator, denominator, column, target in TARGETS:
         if numerator in median and denominator in median:
             value = median[numerator][column] / median[denominator][column]
+            # The two ran within a minute or two of each other in each round: alike machine load.
+            rounds = [a[column] / b[column] for a, b in zip(results[numerator], results[denominator])]
+            spread = f"{statistics.median(rounds):.2f}x ({min(rounds):.2f}-{max(rounds):.2f})"
             label = f"{numerator} {column} / {denominator} {column}"
             verdict = "ok" if target is not None and value <= target else "MISSED"
             verdict = "" if target is None else f"  target <= {target}: {verdict}"
-            print(f"{label:>48}: {value:6.2f}x{verdict}")
+            print(f"{label:>48}: {value:9.2f}x  {spread:>26}{verdict}")
 
 
 def main() -> None:
@@ -281,6 +284,7 @@ def main() -> None:
     parser.add_argument("--warm-calls", type=int, default=3, help="warm calls after the second (median)")
     parser.add_argument("--only", nargs="+", choices=SINGLE + LOOPS, help="run only these candidates")
     parser.add_argument("--no-loops", action="store_true", help="skip the tutorial-loop candidates")
+    parser.add_argument("--save", metavar="FILE", help="also write every round's raw timings as JSON")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -295,6 +299,9 @@ def main() -> None:
         for name in names:
             results[name].append(spawn(name, args.warm_calls))
         print(f"round {round_index + 1}/{args.rounds} done ({time.perf_counter() - start:.0f} s)", flush=True)
+    if args.save:
+        with open(args.save, "w") as handle:
+            json.dump(results, handle, indent=1)
     paths = sorted({r["vis"] for runs in results.values() for r in runs if "vis" in r})
     print("vis measured:", ", ".join(paths) or "-")
     report(results, args.rounds)
