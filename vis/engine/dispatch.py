@@ -26,8 +26,9 @@ def run(program, function, seeds: list, args: list, weights):
     strategy = tf.distribute.get_strategy()
     if strategy.num_replicas_in_sync <= 1:
         seeds = [tf.convert_to_tensor(s, dtype=t.dtype) for s, t in zip(seeds, program.input_tensors)]
+        args = [tf.convert_to_tensor(a, dtype=p.dtype) for a, p in zip(args, program.placeholders)]
         return function(seeds, args, weights)
-    return _distributed(program, strategy, function, seeds, args, weights)
+    return _distributed(program, strategy, getattr(function, "compiled", function), seeds, args, weights)
 
 
 def _distributed(program, strategy, function, seeds: list, args: list, weights):

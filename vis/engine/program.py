@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from vis.engine import diagnostics, dispatch, graph
-from vis.engine.compiling import compile_method
+from vis.engine.compiling import Lazy
 from vis.engine.plan import Plan
 
 
@@ -73,12 +73,14 @@ class Program:
         # loss through the model is checked on its own (at trace time only).
         several = len(exprs) > 1 and self.wrt_inputs is not None
         self._probed = [i for i, e in enumerate(exprs) if several and diagnostics.depends_on_layers(e)]
+        self._probes_passed = False
         self.modifier_warning = diagnostics.modifier_warning(backprop_modifier, self.plan)
         # Keys built from id() stay valid only while these objects live.
         self._pinned = (list(losses), wrt_tensor, backprop_modifier)
         self.wrt_tensor = wrt_tensor
-        self.compiled = compile_method(self.gradients, self._signature())
-        self.forward = compile_method(self.values, self._signature())
+        self.lazy_gradients = Lazy(self.gradients, self._signature())
+        self.lazy_values = Lazy(self.values, self._signature())
+        self.compiled, self.forward = self.lazy_gradients.compiled, self.lazy_values.compiled
 
     def _signature(self) -> list:
         seeds = [tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in self.input_tensors]
@@ -107,19 +109,25 @@ class Program:
             grads, wrt_value)`.
         """
         seeds = [tf.convert_to_tensor(s) for s in seeds]
-        with tf.GradientTape(persistent=bool(self._probed)) as tape:
+        probed = self._probed if (tf.inside_function() or not self._probes_passed) else []
+        # Only the targets are watched, not the weights: the backward pass stops at the targets
+        # (for grad-CAM, at the penultimate layer) and builds no weight-gradient operations.
+        with tf.GradientTape(persistent=bool(probed), watch_accessed_variables=False) as tape:
             if self.wrt_inputs is not None:
                 tape.watch([seeds[i] for i in self.wrt_inputs])
-            outputs, records = self.plan.run(seeds, args)
+            watched = set(self.plan.records[0]) if self.wrt_inputs is None else set()
+            outputs, records = self.plan.run(seeds, args, watch=_watcher(tape, watched) if watched else None)
             per_sample, stacked, overall = _weighted(outputs, weights, tf.shape(seeds[0])[0])
             total = tf.reduce_sum(overall)
         targets = records[0] if self.wrt_inputs is None else [seeds[i] for i in self.wrt_inputs]
         grads = tape.gradient(total, targets)
         if all(g is None for g in grads):
             raise self._fail(self._probed[0] if self._probed else 0)
-        for i in self._probed:  # Only traced: unused gradients are pruned from the compiled graph.
+        for i in probed:  # Traced: unused gradients are pruned from the compiled graph.
             if all(g is None for g in tape.gradient(per_sample[i], targets)):
                 raise self._fail(i)
+        if not tf.inside_function():
+            self._probes_passed = True  # Eager: checked once per program.
         if self.wrt_inputs is None:
             return stacked, overall, tf.add_n([g for g in grads if g is not None]), targets[0]
         grads = [tf.zeros_like(t) if g is None else g for g, t in zip(grads, targets)]
@@ -179,13 +187,22 @@ class Program:
                 raise
             raise GradientPathError(self._error) from None
 
+    def wait(self) -> None:
+        """Blocks until the background compilations that have started are done."""
+        self.lazy_gradients.wait()
+        self.lazy_values.wait()
+
     def __call__(self, seeds: list, losses: list, weights: list, gradient: bool = True) -> EngineResult:
-        """Runs the compiled program on numpy seeds and returns numpy results."""
+        """Runs the program on numpy seeds and returns numpy results.
+
+        The first calls run eagerly while the compiled function is being made
+        in the background (see `vis.engine.compiling.Lazy`).
+        """
         if self.modifier_warning:
             warnings.warn(self.modifier_warning, UserWarning, stacklevel=4)
         args = [np.asarray(a) for loss in losses for a in loss.get_runtime_args()]
         _check_per_sample(args, self.placeholders, len(seeds[0]), losses)
-        function = self.compiled if gradient else self.forward
+        function = self.lazy_gradients if gradient else self.lazy_values
         with self.reporting():
             results = dispatch.run(self, function, seeds, args, tf.constant(weights, tf.float32))
         if not gradient:
@@ -206,6 +223,16 @@ def _check_per_sample(args: list, placeholders: list, batch: int, losses: list) 
                 f"(`PerSample`), but the batch has {batch} seeds. Received: filter_indices with "
                 f"{arg.shape[0]} entries for a batch of {batch}"
             )
+
+
+def _watcher(tape, registers: set):
+    """A plan `watch` callback that has the tape watch the values of `registers` as they are made."""
+
+    def watch(register, value):
+        if register in registers:
+            tape.watch(value)
+
+    return watch
 
 
 def _numpy(value):
