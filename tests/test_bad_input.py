@@ -183,6 +183,12 @@ CASES = [
     ),
     ("metrics-filter", _deletion(filter_indices="label"), ValueError, r"'predicted'.*filter_indices='label'"),
     (
+        "metrics-multi-input",
+        lambda m: metrics.deletion(_two_input_model(), -1, 0, [SEED, SEED[0, 0]], SEED[..., 0]),
+        ValueError,
+        r"one input of a model.*2 inputs \['image', 'features'\]",
+    ),
+    (
         "pointing-box-range",
         lambda m: metrics.pointing_game(SEED[..., 0], [0, 2, 13, 5]),
         ValueError,

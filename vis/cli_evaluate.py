@@ -91,6 +91,9 @@ def run(args: argparse.Namespace) -> list[str]:
     for path in [*args.images, *([args.boxes] if args.boxes else [])]:
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{'boxes' if path == args.boxes else 'image'} file not found: {path}")
+    for option, value in [("--steps", args.steps), ("--random-layers", args.random_layers)]:
+        if value < 1:
+            raise ValueError(f"{option} must be at least 1. Received: {option} {value}")
     names = None if args.methods is None else [n.strip() for n in args.methods.split(",") if n.strip()]
     layer_index = cli.resolve_layer(model, args.layer)
     shape = cli.input_shape(model)
@@ -127,7 +130,7 @@ def run(args: argparse.Namespace) -> list[str]:
     return paths
 
 
-def _baseline(text: str):
+def _baseline(text: str) -> float | str:
     if text == "blur":
         return "blur"
     try:

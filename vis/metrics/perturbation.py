@@ -98,7 +98,14 @@ def insertion(
 
 
 def deletion_curves(
-    model, layer_idx, filter_indices, seed_input, maps, steps: int = 10, baseline=0.0, batch_size=None
+    model,
+    layer_idx: int | str,
+    filter_indices: int | Sequence[int] | str | None,
+    seed_input,
+    maps,
+    steps: int = 10,
+    baseline=0.0,
+    batch_size: int | None = None,
 ) -> np.ndarray:
     """Returns the score after each deletion step: `(batch, steps + 1)`, from the seed to the baseline.
 
@@ -109,7 +116,14 @@ def deletion_curves(
 
 
 def insertion_curves(
-    model, layer_idx, filter_indices, seed_input, maps, steps: int = 10, baseline=0.0, batch_size=None
+    model,
+    layer_idx: int | str,
+    filter_indices: int | Sequence[int] | str | None,
+    seed_input,
+    maps,
+    steps: int = 10,
+    baseline=0.0,
+    batch_size: int | None = None,
 ) -> np.ndarray:
     """Returns the score after each insertion step: `(batch, steps + 1)`, from the baseline to the seed.
 
@@ -125,7 +139,9 @@ def area_under_curve(curves) -> np.ndarray:
     return (curves[..., :-1] + curves[..., 1:]).sum(axis=-1) / (2.0 * steps)
 
 
-def _curves(delete, model, layer_idx, filter_indices, seed_input, maps, steps, baseline, batch_size):
+def _curves(
+    delete: bool, model, layer_idx, filter_indices, seed_input, maps, steps, baseline, batch_size
+) -> np.ndarray:
     target = Target(model, layer_idx, filter_indices)
     batch = seed_batch(model, seed_input)
     ranks = _ranks(check_maps(maps, batch))

@@ -85,9 +85,32 @@ def randomization_test(
 
 
 def correlations(
-    function, model, layer_idx, groups, batch, trained, chosen, layers, method_kwargs
+    function: methods.Method,
+    model,
+    layer_idx,
+    groups: list,
+    batch: np.ndarray,
+    trained: np.ndarray,
+    chosen: list,
+    layers: str,
+    method_kwargs: dict,
 ) -> np.ndarray:
-    """The body of `randomization_test`, given the trained maps and the layers (checked) to randomise."""
+    """The body of `randomization_test`, given the trained maps (`vis.evaluation` reuses them).
+
+    Args:
+        function: The map method.
+        model: The user's model (copied, never changed).
+        layer_idx: The layer the maps explain.
+        groups: `(filter_indices, sample indices)` pairs, from `Target.groups`.
+        batch: The seed batch.
+        trained: The maps of the trained model, `(batch, *spatial)`.
+        chosen: The layers to randomise, top first, from `weighted_layers`.
+        layers: `'cascading'` or `'independent'`.
+        method_kwargs: The method's keywords.
+
+    Returns:
+        float64 `(batch, len(chosen))` rank correlations.
+    """
     copy, twins, fresh = _copy(model, chosen)
     layer_idx, method_kwargs = _translate(model, copy, layer_idx), _translate(model, copy, method_kwargs)
     columns = []
@@ -129,8 +152,13 @@ def rank_correlation(a, b) -> np.ndarray:
     return rho
 
 
-def weighted_layers(model, layer_idx, num_layers) -> list:
-    """The layers with weights at or below `layer_idx`, top first."""
+def weighted_layers(model, layer_idx: int | str, num_layers: int | None) -> list:
+    """The layers with weights at or below `layer_idx`, top first (at most `num_layers` of them).
+
+    Raises:
+        ValueError: If there are none, or `num_layers` < 1.
+        TypeError: If `num_layers` is not an int or None.
+    """
     if num_layers is not None:
         if isinstance(num_layers, (bool, np.bool_)) or not isinstance(num_layers, (int, np.integer)):
             raise TypeError(f"`num_layers` must be an int or None. Received: num_layers={num_layers!r}")
@@ -174,7 +202,7 @@ def _copy(model, chosen: list) -> tuple:
     return copy, twins, fresh
 
 
-def _translate(model, copy, value):
+def _translate(model, copy, value) -> object:
     """Swaps the layers and Keras tensors of `model` in `value` (a dict, list or one) for the copy's."""
     if isinstance(value, dict):
         return {key: _translate(model, copy, item) for key, item in value.items()}
