@@ -155,6 +155,21 @@ def test_channels_are_reduced_by_their_max():
     np.testing.assert_allclose(curves, [[78, 72, 57, 33, 0]])
 
 
+def test_channels_first_seeds_and_maps():
+    keras.config.set_image_data_format("channels_first")
+    model = keras.Sequential([keras.Input((3, 2, 2)), layers.Flatten(), layers.Dense(1, use_bias=False)])
+    model.layers[-1].set_weights([np.ones((12, 1))])  # f(x) = sum of every value
+    x = np.arange(1.0, 13.0, dtype="float32").reshape(3, 2, 2)  # Pixel sums: 15, 18, 21, 24.
+    maps = np.zeros((3, 2, 2))
+    maps[2] = [[3, 0], [1, 2]]  # Channel max: pixel (0, 0), then (1, 1), then (1, 0), then (0, 1).
+    np.testing.assert_allclose(metrics.deletion_curves(model, -1, 0, x, maps, steps=4), [[78, 63, 39, 18, 0]])
+    blurred = metrics.deletion_curves(model, -1, 0, x, maps[0], steps=1, baseline="blur")[0, 1]
+    expected = sum(
+        ndimage.gaussian_filter(x[c].astype("float64"), 1.0, mode="nearest").sum() for c in range(3)
+    )
+    np.testing.assert_allclose(blurred, expected, rtol=1e-5)  # Blurred within each channel, not across.
+
+
 def test_predicted_scores_each_seed_with_its_own_top_class(planted):
     seeds = SEEDS.copy()
     seeds[:3, R1[0], R1[1]] = 0.0  # Class 0 wins on the first three, class 1 on the others.
@@ -281,6 +296,12 @@ def test_layer_objects_in_the_method_arguments_are_those_of_the_copy(planted):
     )
     np.testing.assert_allclose(by_object, by_name, atol=1e-12)
     assert metrics.randomization_test(_edges, planted, -1, 0, SEEDS[:2], num_layers=1).shape == (2, 1)
+
+
+def test_a_wrt_tensor_of_the_model_is_swapped_for_the_copy_s(planted):
+    conv1 = planted.get_layer("conv1").output
+    rho = metrics.randomization_test("saliency", planted, -1, 0, SEEDS[:2], wrt_tensor=conv1)
+    assert rho.shape == (2, 3) and np.all(rho[:, 0] < 0.5), rho  # Maps (16, 16, 6) of conv1's output.
 
 
 def test_rank_correlation_matches_scipy_and_handles_constant_maps():

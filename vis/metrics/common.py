@@ -153,3 +153,34 @@ def method_maps(method, model, layer_idx, groups: list, batch: np.ndarray, **kwa
         result = function(model, layer_idx, filter_indices, batch[index], **kwargs)
         maps[index] = check_maps(result, batch[index], argument=f"the maps of method {function.name!r}")
     return maps
+
+
+def flat_method_maps(method, model, layer_idx, groups: list, batch: np.ndarray, **kwargs) -> np.ndarray:
+    """Runs a map method on every group of samples and returns its maps flattened, `(batch, values)`.
+
+    Maps of any shape are accepted (a map of an intermediate `wrt_tensor` has
+    that tensor's shape), as long as every sample's map has the same size.
+    """
+    function = methods.get(method)
+    maps, argument = None, f"the maps of method {function.name!r}"
+    for filter_indices, index in groups:
+        result = np.asarray(
+            function(model, layer_idx, filter_indices, batch[index], **kwargs), dtype="float64"
+        )
+        if len(index) == 1 and (result.ndim == 0 or result.shape[0] != 1):
+            result = result[None]
+        if result.ndim == 0 or result.shape[0] != len(index) or not np.all(np.isfinite(result)):
+            raise ValueError(
+                f"`{argument}` must be finite, one map per seed. Received: {argument} with shape "
+                f"{result.shape} for {len(index)} seeds"
+            )
+        result = result.reshape(len(index), -1)
+        if maps is None:
+            maps = np.zeros((len(batch), result.shape[1]))
+        if result.shape[1] != maps.shape[1]:
+            raise ValueError(
+                f"`{argument}` must all have the same size. Received: {argument} of sizes "
+                f"{maps.shape[1]} and {result.shape[1]}"
+            )
+        maps[index] = result
+    return maps
