@@ -20,6 +20,7 @@ from keras import layers
 from tests.conftest import assert_unchanged, snapshot
 from tests.models import small_cnn
 from vis import metrics
+from vis.losses import PerSample
 from vis.utils import utils
 from vis.visualization import overlay, visualize_activation, visualize_cam, visualize_saliency
 
@@ -182,6 +183,12 @@ CASES = [
         r"broadcastable.*Received: baseline with shape \(5, 3\)",
     ),
     ("metrics-filter", _deletion(filter_indices="label"), ValueError, r"'predicted'.*filter_indices='label'"),
+    (
+        "metrics-per-sample",
+        _deletion(filter_indices=PerSample([0, 1])),
+        ValueError,
+        r"one class per seed: 1 for these seeds. Received: filter_indices=PerSample\(\[0, 1\]\)",
+    ),
     (
         "metrics-multi-input",
         lambda m: metrics.deletion(_two_input_model(), -1, 0, [SEED, SEED[0, 0]], SEED[..., 0]),

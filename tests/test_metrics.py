@@ -18,6 +18,7 @@ from tests.models import dense_model
 from vis import metrics
 from vis.engine import program as engine_program
 from vis.evaluation import edge_map
+from vis.losses import PerSample
 from vis.visualization import methods, visualize_saliency
 
 SIZE = 16
@@ -180,6 +181,26 @@ def test_predicted_scores_each_seed_with_its_own_top_class(planted):
     predicted = metrics.deletion(planted, -1, "predicted", seeds, maps)
     one_by_one = [metrics.deletion(planted, -1, int(c), s, m)[0] for c, s, m in zip(classes, seeds, maps)]
     np.testing.assert_allclose(predicted, one_by_one, rtol=1e-6)
+    given = metrics.deletion(planted, -1, PerSample(classes), seeds, maps)
+    np.testing.assert_allclose(given, one_by_one, rtol=1e-6)
+    swapped = metrics.deletion(planted, -1, PerSample(1 - classes), seeds, maps)
+    assert np.all(np.abs(swapped - given) > 0.5)
+
+
+def test_per_sample_classes_reach_a_method_in_one_call_or_one_call_per_class(planted):
+    seen = []
+
+    def recording(model, layer_idx, filter_indices, seed_input, **kwargs):
+        seen.append(filter_indices if isinstance(filter_indices, int) else list(filter_indices.indices))
+        return edge_map(model, layer_idx, filter_indices, seed_input)
+
+    classes = PerSample([1, 0, 1, 1, 0, 0])
+    metrics.randomization_test(recording, planted, -1, classes, SEEDS, num_layers=1)
+    assert seen == [0, 1, 0, 1]  # Trained, then randomised: one call per class.
+    seen.clear()
+    one_call = methods.Method("recording", recording, per_sample=True)
+    metrics.randomization_test(one_call, planted, -1, classes, SEEDS, num_layers=1)
+    assert seen == [[1, 0, 1, 1, 0, 0]] * 2
 
 
 def test_deletion_makes_steps_plus_one_batched_forward_calls_and_never_retraces(planted, monkeypatch):

@@ -17,9 +17,7 @@ name; several lines may name the same image, and a header line is allowed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
-import io
 import math
 import os
 import time
@@ -98,8 +96,7 @@ def run(args: argparse.Namespace) -> list[str]:
     layer_index = cli.resolve_layer(model, args.layer)
     shape = cli.input_shape(model)
     model = cli.linear_head(model, layer_index)
-    with contextlib.redirect_stdout(io.StringIO()):  # Its note about overlays does not apply here.
-        loaded = [cli.load_image(path, shape, args.scale) for path in args.images]
+    loaded = [cli.load_image(path, shape, args.scale, quiet=True) for path in args.images]
     resized = [p for p, (o, _) in zip(args.images, loaded) if o.shape[:2] != shape[:2]]
     if resized:
         print(f"note: resized to the model's {shape[1]}x{shape[0]} input (boxes alike): {', '.join(resized)}")

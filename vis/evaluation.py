@@ -213,15 +213,15 @@ def evaluate_methods(
     functions = [registry.get(m) for m in (default_methods() if methods is None else methods)]
     target = Target(model, layer_idx, filter_indices)
     batch = seed_batch(model, seed_input)
-    groups = target.groups(batch)
-    rng = np.random.default_rng(0)
+    edges = registry.Method(EDGES, edge_map, per_sample=True)
+    calls = {f.name: target.calls(batch, f) for f in [*functions, edges]}
     maps, times = {}, {}
     for function in functions:
-        method_maps(function, model, layer_idx, groups, batch)  # Compiles (the first call of a method).
+        method_maps(function, model, layer_idx, calls[function.name], batch)  # Compiles (the first call).
         start = time.perf_counter()
-        maps[function.name] = method_maps(function, model, layer_idx, groups, batch)
+        maps[function.name] = method_maps(function, model, layer_idx, calls[function.name], batch)
         times[function.name] = 1000.0 * (time.perf_counter() - start) / len(batch)
-    maps[RANDOM] = rng.random((len(batch), *spatial_shape(batch)))
+    maps[RANDOM] = np.random.default_rng(0).random((len(batch), *spatial_shape(batch)))
     maps[EDGES] = edge_map(model, layer_idx, None, batch)
     names = [f.name for f in functions] + list(REFERENCES)
     curves = {}
@@ -232,9 +232,11 @@ def evaluate_methods(
         }
     chosen = weighted_layers(model, layer_idx, num_layers)
     rho = {RANDOM: None}
-    for function in [*functions, registry.get(edge_map)]:
-        key = EDGES if function.function is edge_map else function.name
-        rho[key] = correlations(function, model, layer_idx, groups, batch, maps[key], chosen, "cascading", {})
+    for function in [*functions, edges]:
+        name = function.name
+        rho[name] = correlations(
+            function, model, layer_idx, calls[name], batch, maps[name], chosen, "cascading", {}
+        )
     pointing = None if masks is None else {name: metrics.pointing_game(maps[name], masks) for name in names}
     return Evaluation(
         names,

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 from vis import engine
-from vis.losses import ActivationMaximization
+from vis.losses import ActivationMaximization, PerSample
 from vis.utils.layers import channel_axis, get_layer
 from vis.visualization import common, methods
 
@@ -94,8 +94,9 @@ class Target:
         model: The Keras model.
         layer_idx: The layer whose filters are scored (index, name, path or layer).
         filter_indices: An int, a list of ints (their activations summed, as
-            `ActivationMaximization` does), None for all filters, or
-            `'predicted'`: each sample's most active filter on its unperturbed seed.
+            `ActivationMaximization` does), None for all filters, `PerSample`
+            indices (one class per seed), or `'predicted'`: each seed's most
+            active filter on its unperturbed seed.
     """
 
     def __init__(self, model, layer_idx, filter_indices) -> None:
@@ -104,12 +105,25 @@ class Target:
         self.predicted = isinstance(filter_indices, str)
         if self.predicted and filter_indices != PREDICTED:
             raise ValueError(
-                "`filter_indices` must be an int, a list of ints, None or 'predicted'. "
+                "`filter_indices` must be an int, a list of ints, None, `PerSample` indices or 'predicted'. "
                 f"Received: filter_indices={filter_indices!r}"
             )
-        self.loss = ActivationMaximization(self.layer, None if self.predicted else filter_indices)
-        self.filter_indices = filter_indices
-        self.selection = None if self.predicted else self.loss.get_runtime_args()[0].astype("float64")
+        chosen = ActivationMaximization(
+            self.layer, None if self.predicted else filter_indices
+        )  # Checks them.
+        self.per_sample = isinstance(filter_indices, PerSample)
+        self.selection = None if self.predicted else chosen.get_runtime_args()[0].astype("float64")
+        # The forward calls read the layer's whole output; the selection is applied here, per sample.
+        self.loss = ActivationMaximization(self.layer, None)
+        self.filter_indices, self._predicted = filter_indices, None
+
+    def check(self, batch: np.ndarray) -> None:
+        """Raises when `PerSample` indices do not hold one class per seed."""
+        if self.per_sample and len(self.filter_indices) != len(batch):
+            raise ValueError(
+                f"`filter_indices` must hold one class per seed: {len(batch)} for these seeds. "
+                f"Received: filter_indices={self.filter_indices!r}"
+            )
 
     def activations(self, batch: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """The mean activation of every filter of the layer, `(batch, filters)`: forward calls only."""
@@ -128,11 +142,25 @@ class Target:
             return np.broadcast_to(self.selection, reference.shape)
         return np.eye(reference.shape[1])[np.argmax(reference, axis=1)]
 
-    def groups(self, batch: np.ndarray) -> list[tuple]:
-        """`(filter_indices, sample indices)` pairs: the map-method calls that cover the batch."""
-        if not self.predicted:
-            return [(self.filter_indices, np.arange(len(batch)))]
-        classes = np.argmax(self.activations(batch), axis=1)
+    def calls(self, batch: np.ndarray, method: methods.Method) -> list[tuple]:
+        """`(filter_indices, sample indices)`: the calls of a map method that cover the batch.
+
+        One call, unless each seed has its own class and the method cannot take
+        `PerSample` indices: then one call per class.
+        """
+        self.check(batch)
+        everything = np.arange(len(batch))
+        if not (self.predicted or self.per_sample):
+            return [(self.filter_indices, everything)]
+        if self.per_sample:
+            classes = np.asarray(self.filter_indices.indices)
+        elif self._predicted is not None and self._predicted[0] is batch:
+            classes = self._predicted[1]
+        else:
+            classes = np.argmax(self.activations(batch), axis=1)
+            self._predicted = (batch, classes)  # Several methods' calls on one batch: one forward call.
+        if method.per_sample:
+            return [(PerSample(classes), everything)]
         return [(int(c), np.flatnonzero(classes == c)) for c in np.unique(classes)]
 
 
@@ -145,25 +173,25 @@ def per_filter(layer, output: np.ndarray) -> np.ndarray:
     return per if per.ndim == 2 else per.reshape(len(per), -1)
 
 
-def method_maps(method, model, layer_idx, groups: list, batch: np.ndarray, **kwargs) -> np.ndarray:
-    """Runs a map method on every group of samples and returns the maps `(batch, *spatial)`."""
+def method_maps(method, model, layer_idx, calls: list, batch: np.ndarray, **kwargs) -> np.ndarray:
+    """Runs a map method in the calls `Target.calls` lists and returns the maps `(batch, *spatial)`."""
     function = methods.get(method)
     maps = np.zeros((len(batch), *spatial_shape(batch)))
-    for filter_indices, index in groups:
+    for filter_indices, index in calls:
         result = function(model, layer_idx, filter_indices, batch[index], **kwargs)
         maps[index] = check_maps(result, batch[index], argument=f"the maps of method {function.name!r}")
     return maps
 
 
-def flat_method_maps(method, model, layer_idx, groups: list, batch: np.ndarray, **kwargs) -> np.ndarray:
-    """Runs a map method on every group of samples and returns its maps flattened, `(batch, values)`.
+def flat_method_maps(method, model, layer_idx, calls: list, batch: np.ndarray, **kwargs) -> np.ndarray:
+    """Runs a map method in the calls `Target.calls` lists and returns its maps flattened, `(batch, values)`.
 
     Maps of any shape are accepted (a map of an intermediate `wrt_tensor` has
     that tensor's shape), as long as every sample's map has the same size.
     """
     function = methods.get(method)
     maps, argument = None, f"the maps of method {function.name!r}"
-    for filter_indices, index in groups:
+    for filter_indices, index in calls:
         result = np.asarray(
             function(model, layer_idx, filter_indices, batch[index], **kwargs), dtype="float64"
         )

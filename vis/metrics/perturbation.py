@@ -43,7 +43,8 @@ def deletion(
             `model.layers`, name, `'nested/layer'` path or layer object.
         filter_indices: The filters (classes) scored, as for the map methods
             (an int, a list of ints whose mean activations are summed, None
-            for all), or `'predicted'`: each seed's most active filter.
+            for all, `PerSample` indices: one class per seed), or
+            `'predicted'`: each seed's most active filter.
         seed_input: One input (with or without a batch axis of 1) or a batch.
         maps: One map per seed: `(batch, *spatial)`, or `(batch, *seed_shape)`
             with channels (reduced by a max); for one seed, also without the
@@ -144,6 +145,7 @@ def _curves(
 ) -> np.ndarray:
     target = Target(model, layer_idx, filter_indices)
     batch = seed_batch(model, seed_input)
+    target.check(batch)
     ranks = _ranks(check_maps(maps, batch))
     pixels = ranks.shape[1]
     _check_int("steps", steps, 1, pixels, f"the {pixels} pixels of a map")

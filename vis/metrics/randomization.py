@@ -53,8 +53,9 @@ def randomization_test(
             `(model, layer_idx, filter_indices, seed_input, **kwargs) -> maps`.
         model: A Keras model with one input (left unchanged).
         layer_idx: The layer the maps explain (index, name, path or layer).
-        filter_indices: As for the map methods, or `'predicted'`: each seed's
-            most active filter on the trained model (kept for the randomised ones).
+        filter_indices: As for the map methods (`PerSample` indices included),
+            or `'predicted'`: each seed's most active filter on the trained
+            model (kept for the randomised ones).
         seed_input: One input or a batch.
         layers: `'cascading'` or `'independent'`.
         num_layers: Randomise only the top `num_layers` layers with weights; None for all.
@@ -79,16 +80,16 @@ def randomization_test(
     chosen = weighted_layers(model, layer_idx, num_layers)
     target = Target(model, layer_idx, filter_indices)
     batch = seed_batch(model, seed_input)
-    groups = target.groups(batch)
-    trained = flat_method_maps(function, model, layer_idx, groups, batch, **method_kwargs)
-    return correlations(function, model, layer_idx, groups, batch, trained, chosen, layers, method_kwargs)
+    calls = target.calls(batch, function)
+    trained = flat_method_maps(function, model, layer_idx, calls, batch, **method_kwargs)
+    return correlations(function, model, layer_idx, calls, batch, trained, chosen, layers, method_kwargs)
 
 
 def correlations(
     function: methods.Method,
     model,
     layer_idx,
-    groups: list,
+    calls: list,
     batch: np.ndarray,
     trained: np.ndarray,
     chosen: list,
@@ -101,7 +102,7 @@ def correlations(
         function: The map method.
         model: The user's model (copied, never changed).
         layer_idx: The layer the maps explain.
-        groups: `(filter_indices, sample indices)` pairs, from `Target.groups`.
+        calls: `(filter_indices, sample indices)` pairs, from `Target.calls`.
         batch: The seed batch.
         trained: The maps of the trained model, one per seed (any shape after the batch axis).
         chosen: The layers to randomise, top first, from `weighted_layers`.
@@ -116,7 +117,7 @@ def correlations(
     columns = []
     for twin, weights, original in zip(twins, fresh, chosen):
         twin.set_weights(weights)
-        maps = flat_method_maps(function, copy, layer_idx, groups, batch, **method_kwargs)
+        maps = flat_method_maps(function, copy, layer_idx, calls, batch, **method_kwargs)
         columns.append(rank_correlation(trained, maps))
         if layers == "independent":
             twin.set_weights(original.get_weights())
