@@ -26,7 +26,11 @@ from vis import cli
 
 
 def add_parser(commands) -> None:
-    """Adds the `evaluate` subcommand to the `vis` command's subparsers."""
+    """Adds the `evaluate` subcommand to the `vis` command's subparsers.
+
+    Args:
+        commands: The subparsers object of `vis.cli.build_parser`.
+    """
     sub = commands.add_parser(
         "evaluate",
         help="score every map method: deletion, insertion, randomisation, pointing game",
@@ -72,6 +76,9 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> list[str]:
     """Runs `vis evaluate`; prints the table and returns the written paths.
+
+    Args:
+        args: The parsed command line.
 
     Raises:
         FileNotFoundError: For a missing model, image or boxes file.
@@ -138,6 +145,12 @@ def _baseline(text: str) -> float | str:
 
 def read_boxes(path: str, images: list[str], originals: list, shape: tuple) -> list:
     """Reads the boxes file and returns one object mask per image, at the model's input size.
+
+    Args:
+        path: The CSV file: `image,x_min,y_min,x_max,y_max` per line, in the image file's pixels.
+        images: The image paths as given on the command line.
+        originals: The images as read, for their sizes.
+        shape: The model's input `(height, width, channels)`.
 
     Raises:
         ValueError: For a malformed line, a box outside its image, or an image without a box.

@@ -27,7 +27,11 @@ REFERENCES = (RANDOM, EDGES)
 
 
 def default_methods() -> list[str]:
-    """The registered method names, one per method (aliases such as `'cam'` for `'gradcam'` left out)."""
+    """The registered method names, one per method (aliases such as `'cam'` for `'gradcam'` left out).
+
+    Returns:
+        The names, in registration order.
+    """
     seen, names = set(), []
     for name in registry.names():
         method = registry.get(name)
@@ -42,7 +46,17 @@ def edge_map(model, layer_idx, filter_indices, seed_input, **kwargs) -> np.ndarr
     """The seeds' own edge maps: Sobel gradient magnitude, channels summed, each min-max scaled to [0, 1].
 
     A map method that never looks at the model (only at `seed_input`): the
-    reference for "shows the image". Returns one map per seed, batch axis first.
+    reference for "shows the image".
+
+    Args:
+        model: The model (only its input shape is read, to check the seeds).
+        layer_idx: Ignored (the map method signature).
+        filter_indices: Ignored.
+        seed_input: One input or a batch.
+        **kwargs: Ignored.
+
+    Returns:
+        float64 `(batch, *spatial)` maps in [0, 1], batch axis first.
     """
     batch = seed_batch(model, seed_input)
     channel = input_channel_axis(batch.ndim)
@@ -86,7 +100,12 @@ class Evaluation:
     pointing: dict | None = field(default=None)
 
     def rows(self) -> list[dict]:
-        """One summary row per name: the means over the seeds (NaN correlations left out)."""
+        """One summary row per name: the means over the seeds (NaN correlations left out).
+
+        Returns:
+            A list of dicts: `method`, `ms_per_map`, `deletion_auc`, `insertion_auc`,
+            `randomization_top`, `randomization_all` (and `pointing_game` with masks).
+        """
         rows = []
         for name in self.names:
             rho = self.randomization[name]
@@ -123,7 +142,11 @@ class Evaluation:
         return "\n".join(lines)
 
     def write_csv(self, path: str) -> None:
-        """Writes the summary rows (one per method, means over the seeds) as CSV."""
+        """Writes the summary rows (one per method, means over the seeds) as CSV.
+
+        Args:
+            path: The CSV file to write.
+        """
         rows = self.rows()
         with open(path, "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -131,7 +154,12 @@ class Evaluation:
             writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
 
     def write_figure(self, path: str, title: str = "") -> None:
-        """Writes a PNG: mean deletion and insertion curves, and the rank correlation per randomised layer."""
+        """Writes a PNG: mean deletion and insertion curves, and the rank correlation per randomised layer.
+
+        Args:
+            path: The PNG file to write.
+            title: The figure's title.
+        """
         import matplotlib
 
         matplotlib.use("Agg")

@@ -134,7 +134,14 @@ def insertion_curves(
 
 
 def area_under_curve(curves) -> np.ndarray:
-    """The trapezoid area under each curve of `(batch, steps + 1)` scores, x evenly spaced in [0, 1]."""
+    """The trapezoid area under each curve of `(batch, steps + 1)` scores, x evenly spaced in [0, 1].
+
+    Args:
+        curves: Scores `(batch, steps + 1)`, as `deletion_curves` returns them.
+
+    Returns:
+        float64 `(batch,)` areas.
+    """
     curves = np.asarray(curves, dtype="float64")
     steps = curves.shape[-1] - 1
     return (curves[..., :-1] + curves[..., 1:]).sum(axis=-1) / (2.0 * steps)

@@ -130,6 +130,14 @@ def randomized_layers(model, layer_idx: int | str, num_layers: int | None = None
     They are the layers with weights at or below `layer_idx`, in the order of
     `model.layers` reversed (looking into nested models).
 
+    Args:
+        model: A Keras model.
+        layer_idx: The layer the maps explain.
+        num_layers: At most this many (from the top); None for all.
+
+    Returns:
+        The layer names, top first.
+
     Raises:
         ValueError: If there are none, or `num_layers` < 1.
     """
@@ -138,6 +146,10 @@ def randomized_layers(model, layer_idx: int | str, num_layers: int | None = None
 
 def rank_correlation(a, b) -> np.ndarray:
     """Spearman's rank correlation of each pair of maps `a[i]`, `b[i]` (ties get their average rank).
+
+    Args:
+        a: A batch of maps (any shape after the batch axis).
+        b: Another batch of maps, of the same size.
 
     Returns:
         float64 `(batch,)`; 0 when exactly one map of a pair is constant, NaN when both are.
