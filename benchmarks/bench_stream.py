@@ -29,7 +29,9 @@ CLASS = 7
 
 def build():
     keras.utils.set_random_seed(0)
-    model = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3), classifier_activation=None)
+    model = keras.applications.MobileNetV2(
+        weights=None, input_shape=(224, 224, 3), classifier_activation=None
+    )
     images = np.random.default_rng(0).uniform(-1, 1, (64, 224, 224, 3)).astype("float32")
     return model, images
 
@@ -94,7 +96,7 @@ def main():
     print(f"{'batch':>5} " + " ".join(f"{name:>14}" for name in candidates) + "   (maps/s)")
     for batch in [int(b) for b in args.batches.split(",")]:
         rates = {name: [] for name in candidates}
-        for name, run in candidates.items():  # Warm-up: compile and settle.
+        for run in candidates.values():  # Warm-up: compile and settle.
             run(pipeline(images, batch, batch), batch)
         for _ in range(args.rounds):
             for name, run in candidates.items():

@@ -42,7 +42,7 @@ from vis.input_modifiers import Jitter  # noqa: E402
 from vis.utils import utils  # noqa: E402
 from vis.visualization import visualize_activation, visualize_cam, visualize_saliency  # noqa: E402
 
-DEMO_FIGURES = ["saliency", "guided_saliency", "grad_cam", "activation_maximization"]
+DEMO_FIGURES = ["saliency", "guided_saliency", "grad_cam", "activation_maximization", "evaluation"]
 EXAMPLES = [
     ("mnist_saliency.py", "saliency.png"),
     ("mnist_activation_maximization.py", "activation_maximization.png"),

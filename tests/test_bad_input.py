@@ -19,6 +19,8 @@ from keras import layers
 
 from tests.conftest import assert_unchanged, snapshot
 from tests.models import small_cnn
+from vis import metrics
+from vis.losses import PerSample
 from vis.utils import utils
 from vis.visualization import overlay, visualize_activation, visualize_cam, visualize_saliency
 
@@ -49,6 +51,11 @@ def _saliency(**changes):
 def _cam(**changes):
     args = {"layer_idx": -1, "filter_indices": 0, "seed_input": SEED, **changes}
     return lambda m: visualize_cam(m, **args)
+
+
+def _deletion(**changes):
+    args = {"layer_idx": -1, "filter_indices": 0, "seed_input": SEED, "maps": SEED[..., 0], **changes}
+    return lambda m: metrics.deletion(m, **args)
 
 
 def _activation(**changes):
@@ -159,6 +166,71 @@ CASES = [
         ValueError,
         r"gradient descent cannot change.*wrt_tensor=model.get_layer\('embedding'\).output",
     ),
+    (
+        "metrics-maps-shape",
+        _deletion(maps=SEED[:5, :5, 0]),
+        ValueError,
+        r"one map per seed: shape \(1, 12, 12\).*Received: maps with shape \(5, 5\)",
+    ),
+    ("metrics-maps-nan", _deletion(maps=np.full((12, 12), np.nan)), ValueError, r"NaN or inf.*maps"),
+    ("metrics-steps", _deletion(steps=0), ValueError, r"Received: steps=0"),
+    ("metrics-steps-pixels", _deletion(steps=145), ValueError, r"144 pixels.*Received: steps=145"),
+    ("metrics-baseline", _deletion(baseline="noise"), ValueError, r"'blur'.*Received: baseline='noise'"),
+    (
+        "metrics-baseline-shape",
+        _deletion(baseline=np.zeros((5, 3))),
+        ValueError,
+        r"broadcastable.*Received: baseline with shape \(5, 3\)",
+    ),
+    ("metrics-filter", _deletion(filter_indices="label"), ValueError, r"'predicted'.*filter_indices='label'"),
+    (
+        "metrics-per-sample",
+        _deletion(filter_indices=PerSample([0, 1])),
+        ValueError,
+        r"one class per seed: 1 for these seeds. Received: filter_indices=PerSample\(\[0, 1\]\)",
+    ),
+    (
+        "metrics-multi-input",
+        lambda m: metrics.deletion(_two_input_model(), -1, 0, [SEED, SEED[0, 0]], SEED[..., 0]),
+        ValueError,
+        r"one input of a model.*2 inputs \['image', 'features'\]",
+    ),
+    (
+        "pointing-box-range",
+        lambda m: metrics.pointing_game(SEED[..., 0], [0, 2, 13, 5]),
+        ValueError,
+        r"x_max <= 12.*Received: boxes_or_masks\[0\]=\[0, 2, 13, 5\]",
+    ),
+    (
+        "pointing-shape",
+        lambda m: metrics.pointing_game(SEED[None, ..., 0], np.ones((1, 5, 5), bool)),
+        ValueError,
+        r"Received: boxes_or_masks with shape \(1, 5, 5\)",
+    ),
+    (
+        "pointing-tolerance",
+        lambda m: metrics.pointing_game(SEED[..., 0], [0, 0, 4, 4], -1),
+        ValueError,
+        r"tolerance=-1",
+    ),
+    (
+        "metrics-method",
+        lambda m: metrics.randomization_test("gradkam", m, -1, 0, SEED),
+        ValueError,
+        r"'gradcam'.*Received: method='gradkam'",
+    ),
+    (
+        "randomization-layers",
+        lambda m: metrics.randomization_test("saliency", m, -1, 0, SEED, layers="all"),
+        ValueError,
+        r"'cascading' or 'independent'. Received: layers='all'",
+    ),
+    (
+        "randomization-no-weights",
+        lambda m: metrics.randomization_test("saliency", _weightless_model(), "gap", 0, SEED),
+        ValueError,
+        r"No layer with weights at or below layer 'gap'.*Received: layer_idx='gap'",
+    ),
 ]
 
 
@@ -166,6 +238,10 @@ def _two_input_model():
     image, vector = keras.Input(SHAPE, name="image"), keras.Input((3,), name="features")
     x = layers.Concatenate()([layers.Flatten()(image), vector])
     return keras.Model([image, vector], layers.Dense(2)(x))
+
+
+def _weightless_model():
+    return keras.Sequential([keras.Input(SHAPE), layers.GlobalAveragePooling2D(name="gap")])
 
 
 def _text_model():

@@ -72,7 +72,8 @@ def test_demo_in_a_fresh_virtual_environment(tmp_path):
     out = tmp_path / "demo"
     assert str(out.resolve()) in run.stdout.decode()
     expected = {"saliency.png", "guided_saliency.png", "grad_cam.png", "activation_maximization.png"}
-    assert expected | {"overview.png", "maps.npz"} <= set(os.listdir(out))
+    assert expected | {"overview.png", "maps.npz", "evaluation.csv", "evaluation.png"} <= set(os.listdir(out))
+    assert "| edge map " in run.stdout.decode()  # The table of vis evaluate.
     with np.load(out / "maps.npz") as maps:
         images, heat = maps["images"] / 255.0, maps["grad_cam"]
         assert maps["activation"].shape == (10, 28, 28)

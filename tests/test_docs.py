@@ -34,6 +34,7 @@ INTERNAL = {
     "vis.utils.layers": "layer and channel-axis lookup used by the visualization functions",
     "vis.streaming_data": "reads data sets in batches and writes .npy files for vis.stream",
     "vis.cli_images": "the image-folder part of the vis command, documented with vis.cli",
+    "vis.metrics.common": "the checks and the forward scoring shared by the metrics",
 }
 # Modules whose public names are re-exported by, and documented in, another module's page.
 RE_EXPORTED = {

@@ -5,6 +5,7 @@
                  [--batch-size N] [--stack]
     vis cam MODEL_FILE IMAGE|FOLDER|GLOB ... [--layer NAME|IDX] [--class N] [--penultimate NAME|IDX]
     vis activation MODEL_FILE [--layer NAME|IDX] [--class N]
+    vis evaluate MODEL_FILE IMAGE [IMAGE ...] [--class K] [--methods saliency,guided,...] [--boxes FILE]
 
 Also `python -m vis ...`. Bad input (a missing file, an unreadable model, an
 unknown layer) prints one line on stderr and exits with code 2. Images that
@@ -98,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                 help="write all maps into one NAME_maps.npy (with NAME_maps.txt listing the files in order) "
                 "instead of one .npy per image",
             )
+    from vis.cli_evaluate import add_parser
+
+    add_parser(commands)
     return parser
 
 
@@ -291,6 +295,10 @@ def main(argv: list[str] | None = None) -> int:
             from vis.demo import run_demo
 
             run_demo(args.out)
+        elif args.command == "evaluate":
+            from vis.cli_evaluate import run
+
+            run(args)
         else:
             run_model_command(args)
     except (FileNotFoundError, ValueError, OSError, TypeError) as error:
