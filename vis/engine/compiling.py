@@ -45,7 +45,7 @@ class Lazy:
     tracing and eager calls both run Python under one interpreter lock, so an
     eager call made while the compile runs is slower than alone and delays the
     compile; measured on MobileNetV2, a loop of maps took twice as long that
-    way. One map thus costs what a hand-written eager `GradientTape` costs, a
+    way. One map thus costs what a hand-written eager gradient tape costs, a
     loop of maps what the compiled floor costs, plus one eager call.
 
     `vis.engine.compiling.background(False)` (as a context manager) makes
