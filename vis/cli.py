@@ -1,8 +1,11 @@
-"""The `vis` command: `vis demo`, and saliency, grad-CAM and activation maximization on a saved model.
+"""The `vis` command: `vis demo`, and attention maps and activation maximization on a saved model.
 
     vis demo [--out DIR]
     vis saliency MODEL_FILE IMAGE [IMAGE ...] [--layer NAME|IDX] [--class N] [--backprop guided|rectified]
+                 [--smooth N]
+    vis ig MODEL_FILE IMAGE [IMAGE ...] [--layer NAME|IDX] [--class N] [--steps N] [--baseline VALUE]
     vis cam MODEL_FILE IMAGE [IMAGE ...] [--layer NAME|IDX] [--class N] [--penultimate NAME|IDX]
+            [--method gradcam|gradcam++|layercam|scorecam]
     vis activation MODEL_FILE [--layer NAME|IDX] [--class N]
 
 Also `python -m vis ...`. Bad input (a missing file, an unreadable model, an
@@ -23,7 +26,25 @@ _ASSUMPTIONS = (
 )
 
 
-def _add_model_arguments(parser: argparse.ArgumentParser, images: bool) -> None:
+CAM_METHODS = ("gradcam", "gradcam++", "layercam", "scorecam")
+
+
+def cam_method(name: str):
+    """The map function of a `vis cam --method` name.
+
+    Raises:
+        ValueError: For a name that is not one of `CAM_METHODS`.
+    """
+    if name not in CAM_METHODS:
+        raise ValueError(
+            f"unknown --method {name!r}: use one of {', '.join(CAM_METHODS)}. Received: method={name!r}"
+        )
+    from vis.visualization import methods
+
+    return methods.get(name)
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser, images: bool, backprop: bool = True) -> None:
     """Adds the arguments shared by the saliency, cam and activation commands."""
     parser.add_argument("model_file", metavar="MODEL_FILE", help="a saved Keras model (.keras or .h5)")
     if images:
@@ -43,7 +64,9 @@ def _add_model_arguments(parser: argparse.ArgumentParser, images: bool) -> None:
         help="output unit (class) or filter to visualize (default: the predicted class"
         + (")" if images else "; for activation: every unit, up to 10)"),
     )
-    parser.add_argument("--backprop", choices=["guided", "rectified"], default=None, help="backprop modifier")
+    if backprop:
+        modifiers = ["guided", "rectified"]
+        parser.add_argument("--backprop", choices=modifiers, default=None, help="backprop modifier")
     parser.add_argument("--scale", type=float, default=1 / 255, help="pixel scale factor (default: 1/255)")
     parser.add_argument(
         "--out", default="vis-output", metavar="DIR", help="output folder (default: vis-output/)"
@@ -57,13 +80,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="all methods on a small digit CNN that ships with vis")
     demo.add_argument("--out", default="vis-demo", metavar="DIR", help="output folder (default: vis-demo/)")
     for name, images, text in [
-        ("saliency", True, "saliency maps of images"),
-        ("cam", True, "grad-CAM maps of images"),
+        ("saliency", True, "saliency (or SmoothGrad) maps of images"),
+        ("ig", True, "Integrated Gradients maps of images"),
+        ("cam", True, "grad-CAM (or grad-CAM++, LayerCAM, Score-CAM) maps of images"),
         ("activation", False, "inputs that maximize a layer's units"),
     ]:
         sub = commands.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}. {_ASSUMPTIONS}")
-        _add_model_arguments(sub, images)
+        _add_model_arguments(sub, images, backprop=name != "ig")
+        if name == "saliency":
+            text = "SmoothGrad: average N noisy copies (default: 0, plain saliency)"
+            sub.add_argument("--smooth", type=int, default=0, metavar="N", help=text)
+        if name == "ig":
+            sub.add_argument("--steps", type=int, default=50, help="path steps (default: 50)")
+            text = "baseline pixel value, after --scale (default: 0, black)"
+            sub.add_argument("--baseline", type=float, default=0.0, metavar="VALUE", help=text)
         if name == "cam":
+            metavar, text = "|".join(CAM_METHODS), "CAM method (default: gradcam)"
+            sub.add_argument("--method", default="gradcam", metavar=metavar, help=text)
             sub.add_argument(
                 "--penultimate",
                 default=None,
@@ -196,10 +229,10 @@ def save_overlay(heatmap, original, path: str) -> None:
 
 
 def _attention(args, model, layer_index: int, shape) -> list[str]:
-    """Writes the saliency or grad-CAM overlay and map of each image; returns the written paths."""
+    """Writes the overlay and map (saliency, IG or a CAM) of each image; returns the written paths."""
     import numpy as np
 
-    from vis.visualization import visualize_cam, visualize_saliency
+    from vis.visualization import visualize_integrated_gradients, visualize_saliency
 
     written = []
     for path in args.images:
@@ -208,11 +241,17 @@ def _attention(args, model, layer_index: int, shape) -> list[str]:
         if target is None and layer_index == output_layer_index(model):
             target = int(np.argmax(_first_output(model.predict(x[None], verbose=0))[0]))
             print(f"{path}: predicted class {target}")
+        arguments = (model, layer_index, target, x)
         if args.command == "saliency":
-            heatmap = visualize_saliency(model, layer_index, target, x, backprop_modifier=args.backprop)
+            smooth = args.smooth
+            heatmap = visualize_saliency(*arguments, backprop_modifier=args.backprop, smooth_samples=smooth)
+        elif args.command == "ig":
+            heatmap = visualize_integrated_gradients(*arguments, baseline=args.baseline, steps=args.steps)
         else:
-            heatmap = visualize_cam(model, layer_index, target, x, _penultimate(args), args.backprop)
-        stem = os.path.join(args.out, f"{os.path.splitext(os.path.basename(path))[0]}_{args.command}")
+            penultimate, method = _penultimate(args), cam_method(args.method)
+            heatmap = method(*arguments, penultimate_layer_idx=penultimate, backprop_modifier=args.backprop)
+        suffix = args.method if args.command == "cam" and args.method != "gradcam" else args.command
+        stem = os.path.join(args.out, f"{os.path.splitext(os.path.basename(path))[0]}_{suffix}")
         np.save(stem + ".npy", heatmap)
         save_overlay(heatmap, original, stem + ".png")
         written += [stem + ".png", stem + ".npy"]
@@ -262,7 +301,9 @@ def _activation(args, model, layer_index: int) -> list[str]:
 
 
 def run_model_command(args: argparse.Namespace) -> None:
-    """Runs `vis saliency|cam|activation` on a saved model and prints where the files went."""
+    """Runs `vis saliency|ig|cam|activation` on a saved model and prints where the files went."""
+    if args.command == "cam":
+        cam_method(args.method)
     model = load_model(args.model_file)
     if args.command != "activation" and not args.images:
         raise ValueError(f"give at least one IMAGE file: vis {args.command} MODEL_FILE IMAGE [IMAGE ...]")
@@ -271,7 +312,8 @@ def run_model_command(args: argparse.Namespace) -> None:
             raise FileNotFoundError(f"image file not found: {path}")
     layer_index = resolve_layer(model, args.layer)
     shape = input_shape(model)
-    model = linear_head(model, layer_index)
+    if getattr(args, "method", None) != "scorecam":  # Score-CAM weighs by the probabilities of a softmax.
+        model = linear_head(model, layer_index)
     os.makedirs(args.out, exist_ok=True)
     if args.command == "activation":
         written = _activation(args, model, layer_index)
