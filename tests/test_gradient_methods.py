@@ -44,13 +44,16 @@ def _plain_gradient(x, w1, b1, w2, c):
 
 
 def _noisy_copies(seeds, samples, noise, seed):
-    """The documented noise: one np.random.normal(0, sigma, shape) draw per copy, seed by seed, in order."""
+    """The documented noise: a default_rng seeded by one draw of numpy's global generator, then one
+    float32 standard normal draw per copy, seed by seed, in order, times noise * (max - min)."""
     keras.utils.set_random_seed(seed)
+    generator = np.random.default_rng(np.random.randint(2**31))
     copies = []
     for x in seeds:
-        sigma = noise * (float(x.max()) - float(x.min()))
-        copies.append(np.stack([x + np.random.normal(0.0, sigma, x.shape) for _ in range(samples)]))
-    return np.stack(copies).astype("float32")
+        sigma = np.float32(noise * (float(x.max()) - float(x.min())))
+        draws = [generator.standard_normal(x.shape, dtype="float32") * sigma for _ in range(samples)]
+        copies.append(np.stack([x + draw for draw in draws]))
+    return np.stack(copies)
 
 
 @pytest.mark.parametrize("noise", [0.0, 0.2, 5.0])
@@ -154,6 +157,10 @@ def test_integrated_gradients_follow_the_midpoint_rule(power, steps):
     factor = 1.0 if power == 2 else 1.0 - 1.0 / (4 * steps**2)
     raw = integrated_gradients(model, -1, 0, x, steps=steps)
     np.testing.assert_allclose(raw, w[:, 0] * x.astype("float64") ** power * factor, rtol=1e-5)
+    if power == 2:  # From baselines b, one per seed: (x - b) * 2 w (b + (x - b) / 2) = w (x^2 - b^2).
+        seeds, baselines = RNG.uniform(0.5, 2.0, size=(2, 5)), RNG.uniform(-1.0, 1.0, size=(2, 5))
+        raw = integrated_gradients(model, -1, 0, seeds, baseline=baselines, steps=steps)
+        np.testing.assert_allclose(raw, w[:, 0] * (seeds**2 - baselines**2), rtol=1e-4, atol=1e-6)
 
 
 def _smooth_cnn():

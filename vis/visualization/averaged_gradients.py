@@ -58,9 +58,16 @@ def mean_gradients(
         if sums is None:
             sums = [np.zeros((count, *g.shape[1:]), "float64") for g in grads]
         for total, grad in zip(sums, grads):
-            for seed in np.unique(seeds):
-                total[seed] += grad[seeds == seed].sum(axis=0, dtype="float64")
+            for seed, rows in _runs(seeds):
+                total[seed] += grad[rows].sum(axis=0, dtype="float64")
     return [total / copies for total in sums]
+
+
+def _runs(seeds: np.ndarray) -> list[tuple[int, slice]]:
+    """`(seed, rows)` for each run of equal (sorted) seed indices: rows as slices, so nothing is copied."""
+    starts = np.flatnonzero(np.r_[True, seeds[1:] != seeds[:-1]])
+    ends = np.r_[starts[1:], len(seeds)]
+    return [(int(seeds[a]), slice(int(a), int(b))) for a, b in zip(starts, ends)]
 
 
 def is_float(batch: np.ndarray) -> bool:
@@ -70,12 +77,16 @@ def is_float(batch: np.ndarray) -> bool:
 def noisy_copies(batches: list, noise: float) -> Callable[[np.ndarray, np.ndarray], list]:
     """SmoothGrad's copies: each float seed plus Gaussian noise of std `noise * (max - min)` of that seed.
 
-    The noise comes from numpy's global generator, one
-    `np.random.normal(0, sigma, seed_shape)` draw per copy and input, copies
-    in order: the maps follow `vis.backend.set_random_seed` (or
-    `keras.utils.set_random_seed`) and do not depend on `batch_size`.
-    Integer inputs (token ids) are copied unchanged.
+    The noise follows numpy's global generator: each call draws one integer
+    from it (`np.random.randint(2**31)`) to seed a `np.random.default_rng`,
+    whose `standard_normal(seed_shape, dtype=float32)` draws, one per copy
+    and input, copies in order, are scaled by sigma. So maps follow
+    `vis.backend.set_random_seed` (or `keras.utils.set_random_seed`) and do not
+    depend on `batch_size`. (The float32 ziggurat draws of `default_rng` cost
+    about half those of the legacy `np.random.normal`.) Integer inputs (token
+    ids) are copied unchanged.
     """
+    generator = np.random.default_rng(np.random.randint(2**31))
     sigmas = [
         [float(noise) * (float(s.max()) - float(s.min())) for s in batch] if is_float(batch) else None
         for batch in batches
@@ -85,10 +96,12 @@ def noisy_copies(batches: list, noise: float) -> Callable[[np.ndarray, np.ndarra
         out = [np.empty((len(seeds), *batch.shape[1:]), batch.dtype) for batch in batches]
         for row, seed in enumerate(seeds):
             for copy, batch, sigma in zip(out, batches, sigmas):
-                sample = batch[seed]
-                copy[row] = (
-                    sample if sigma is None else sample + np.random.normal(0.0, sigma[seed], sample.shape)
-                )
+                if sigma is None:
+                    copy[row] = batch[seed]
+                    continue
+                draw = generator.standard_normal(batch.shape[1:], dtype="float32")
+                draw *= np.float32(sigma[seed])
+                copy[row] = draw + batch[seed]
         return out
 
     return make
@@ -101,12 +114,16 @@ def path_points(batches: list, baselines: list, steps: int) -> Callable[[np.ndar
     """
 
     def make(seeds: np.ndarray, index: np.ndarray) -> list:
-        alphas = (index + 0.5) / steps
+        alphas = ((index + 0.5) / steps).astype("float32")
         out = []
         for batch, baseline in zip(batches, baselines):
-            start = baseline[seeds if len(baseline) > 1 else np.zeros_like(seeds)].astype("float64")
-            shape = (-1,) + (1,) * (batch.ndim - 1)
-            out.append((start + alphas.reshape(shape) * (batch[seeds] - start)).astype(batch.dtype))
+            points = np.empty((len(seeds), *batch.shape[1:]), "float32")
+            for seed, rows in _runs(seeds):
+                start = baseline[seed if len(baseline) > 1 else 0].astype("float32")
+                along = alphas[rows].reshape((-1,) + (1,) * (batch.ndim - 1))
+                np.multiply(along, batch[seed].astype("float32") - start, out=points[rows])
+                points[rows] += start
+            out.append(points.astype(batch.dtype, copy=False))
         return out
 
     return make

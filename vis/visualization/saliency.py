@@ -148,11 +148,12 @@ def visualize_saliency(
         smooth_samples: SmoothGrad's number of noisy copies per seed; 0 for
             plain saliency.
         smooth_noise: The noise's standard deviation as a fraction of each
-            seed's `max - min` (tf-keras-vis's definition). The noise comes
-            from numpy's global generator, one `np.random.normal` draw per
-            copy in order, so `vis.backend.set_random_seed` (or
-            `keras.utils.set_random_seed`) makes maps reproducible, whatever
-            `batch_size`. Integer inputs get no noise.
+            seed's `max - min` (tf-keras-vis's definition). The noise follows
+            numpy's global generator (see
+            `vis.visualization.averaged_gradients.noisy_copies`), so
+            `vis.backend.set_random_seed` (or `keras.utils.set_random_seed`)
+            makes maps reproducible, whatever `batch_size`. Integer inputs
+            get no noise.
         batch_size: Noisy copies per engine call, to bound memory; None for
             `smooth_samples` (all the copies of one seed at once).
 
