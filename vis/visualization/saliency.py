@@ -82,8 +82,8 @@ def saliency_maps(
     seeds = common.prepare_seeds(seed_input, inputs, keep_batch_axis)
     if smooth_samples:
         make = noisy_copies(seeds.batches, smooth_noise)
-        grads = mean_gradients(inputs, losses, seeds.batches, smooth_samples, make, batch_size,
-                               wrt_tensor, backprop_modifier, modifier)  # fmt: skip
+        through = (wrt_tensor, backprop_modifier, modifier)
+        grads = mean_gradients(inputs, losses, seeds.batches, smooth_samples, make, batch_size, *through)
     else:
         result = engine.compute(
             inputs, losses, seeds.batches, wrt_tensor=wrt_tensor, backprop_modifier=backprop_modifier
@@ -97,8 +97,9 @@ def saliency_maps(
 def _check_smoothing(smooth_samples, smooth_noise, batch_size) -> None:
     common.check_count(smooth_samples, "smooth_samples", 0, hint=" (0: plain saliency)")
     common.check_count(batch_size, "batch_size", 1, allow_none=True)
-    number = isinstance(smooth_noise, (int, float, np.number)) and not isinstance(smooth_noise, bool)
-    if not number or not np.isfinite(smooth_noise) or smooth_noise < 0:
+    if isinstance(smooth_noise, bool) or not isinstance(smooth_noise, (int, float, np.number)):
+        raise TypeError(f"`smooth_noise` must be a number. Received: smooth_noise={smooth_noise!r}")
+    if not np.isfinite(smooth_noise) or smooth_noise < 0:
         raise ValueError(
             "`smooth_noise` must be a finite number >= 0, the noise's standard deviation as a fraction "
             f"of each seed's (max - min). Received: smooth_noise={smooth_noise!r}"
@@ -173,8 +174,9 @@ def visualize_saliency(
     common.warn_if_softmax(layer)
     losses = [(ActivationMaximization(layer, filter_indices), -1)]
     inputs = common.model_inputs(model)
-    return saliency_maps(inputs, losses, seed_input, wrt_tensor, grad_modifier, keepdims, modifier,
-                         keep_batch_axis, smooth_samples, smooth_noise, batch_size)  # fmt: skip
+    smoothing = {"smooth_samples": smooth_samples, "smooth_noise": smooth_noise, "batch_size": batch_size}
+    arguments = (inputs, losses, seed_input, wrt_tensor, grad_modifier, keepdims, modifier, keep_batch_axis)
+    return saliency_maps(*arguments, **smoothing)
 
 
 def _modified(model, layer_idx, wrt_tensor, backprop_modifier):

@@ -27,7 +27,14 @@ from vis.losses import ActivationMaximization
 from vis.utils.layers import get_layer
 from vis.visualization import common
 from vis.visualization.cam_weighting import finish, weighted_maps
-from vis.visualization.feature_maps import InputGrid, channels_last, find_penultimate_layer, output_of, resize
+from vis.visualization.feature_maps import (
+    InputGrid,
+    channels_last,
+    feature_channel_axis,
+    find_penultimate_layer,
+    output_of,
+    resize,
+)
 
 
 def visualize_score_cam(
@@ -87,13 +94,13 @@ def visualize_score_cam(
     grid = InputGrid(
         seeds.batches, penultimate, len(wrt_tensor.shape), f"penultimate_layer_idx={penultimate_layer_idx!r}"
     )
-    values = channels_last(engine.evaluate(inputs, losses, seeds.batches, wrt_tensor).wrt_value, penultimate)
-    channels = values.shape[-1]
-    if max_n is not None and max_n > channels:
+    channels = wrt_tensor.shape[feature_channel_axis(penultimate, len(wrt_tensor.shape))]
+    if max_n is not None and channels is not None and max_n > channels:
         raise ValueError(
             f"`max_n` must be at most the {channels} channels of layer '{penultimate.name}'. "
             f"Received: max_n={max_n!r}"
         )
+    values = channels_last(engine.evaluate(inputs, losses, seeds.batches, wrt_tensor).wrt_value, penultimate)
     weights = score_weights(
         inputs, losses, seeds.batches, values, grid, selected_channels(values, max_n), batch_size
     )
