@@ -19,10 +19,18 @@ from keras import layers
 
 from tests.conftest import assert_unchanged, snapshot
 from tests.models import small_cnn
-from vis import metrics
+from vis import cli, metrics
 from vis.losses import PerSample
 from vis.utils import utils
-from vis.visualization import overlay, visualize_activation, visualize_cam, visualize_saliency
+from vis.visualization import (
+    overlay,
+    visualize_activation,
+    visualize_cam,
+    visualize_cam_plus_plus,
+    visualize_integrated_gradients,
+    visualize_saliency,
+    visualize_score_cam,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHAPE = (12, 12, 3)
@@ -56,6 +64,16 @@ def _cam(**changes):
 def _deletion(**changes):
     args = {"layer_idx": -1, "filter_indices": 0, "seed_input": SEED, "maps": SEED[..., 0], **changes}
     return lambda m: metrics.deletion(m, **args)
+
+
+def _ig(**changes):
+    args = {"layer_idx": -1, "filter_indices": 0, "seed_input": SEED, **changes}
+    return lambda m: visualize_integrated_gradients(m, **args)
+
+
+def _score_cam(**changes):
+    args = {"layer_idx": -1, "filter_indices": 0, "seed_input": SEED, **changes}
+    return lambda m: visualize_score_cam(m, **args)
 
 
 def _activation(**changes):
@@ -231,6 +249,42 @@ CASES = [
         ValueError,
         r"No layer with weights at or below layer 'gap'.*Received: layer_idx='gap'",
     ),
+    ("smooth-samples", _saliency(smooth_samples=-1), ValueError, r">= 0.*Received: smooth_samples=-1"),
+    ("smooth-samples-type", _saliency(smooth_samples=2.5), TypeError, r"Received: smooth_samples=2.5"),
+    (
+        "smooth-noise",
+        _saliency(smooth_samples=2, smooth_noise=-0.1),
+        ValueError,
+        r"fraction.*Received: smooth_noise=-0.1",
+    ),
+    ("batch-size", _saliency(smooth_samples=2, batch_size=0), ValueError, r">= 1.*Received: batch_size=0"),
+    ("ig-steps", _ig(steps=0), ValueError, r"`steps` must be an int >= 1. Received: steps=0"),
+    (
+        "ig-baseline-shape",
+        _ig(baseline=SEED[:10]),
+        ValueError,
+        r"`baseline` must have shape \(12, 12, 3\).*Received: baseline with shape \(10, 12, 3\)",
+    ),
+    (
+        "ig-baseline-batch",
+        _ig(seed_input=np.stack([SEED] * 3), baseline=np.stack([SEED] * 2)),
+        ValueError,
+        r"one baseline per seed.*Received: baseline with shape \(2, 12, 12, 3\)",
+    ),
+    ("max-n", _score_cam(max_n=0), ValueError, r"`max_n` must be an int >= 1.*Received: max_n=0"),
+    ("max-n-channels", _score_cam(max_n=99), ValueError, r"at most the 4 channels.*Received: max_n=99"),
+    (
+        "score-cam-modifier",
+        _score_cam(backprop_modifier="guided"),
+        ValueError,
+        r"forward passes only.*Received: backprop_modifier='guided'",
+    ),
+    (
+        "cam-method",
+        lambda m: cli.cam_method("gradkam"),
+        ValueError,
+        r"unknown --method 'gradkam': use one of gradcam, gradcam\+\+.*Received: method='gradkam'",
+    ),
 ]
 
 
@@ -322,11 +376,19 @@ class FailingModifier:
         return x
 
 
+SMOOTH_ONE_BY_ONE = {"smooth_samples": 3, "batch_size": 1}
+
 INSIDE = {
     "grad modifier after guided backprop": lambda m: visualize_saliency(
         m, -1, 0, SEED, backprop_modifier="guided", grad_modifier=_raise_after(1)
     ),
     "grad modifier in grad-CAM": lambda m: visualize_cam(m, -1, 0, SEED, grad_modifier=_raise_after(1)),
+    "grad modifier in grad-CAM++": lambda m: visualize_cam_plus_plus(
+        m, -1, 0, SEED, grad_modifier=_raise_after(1)
+    ),
+    "grad modifier in guided SmoothGrad, second copy": lambda m: visualize_saliency(
+        m, -1, 0, SEED, backprop_modifier="guided", grad_modifier=_raise_after(2), **SMOOTH_ONE_BY_ONE
+    ),
     "callback at step 2": lambda m: visualize_activation(m, -1, 0, max_iter=5, callbacks=[FailingCallback()]),
     "input modifier": lambda m: visualize_activation(
         m, -1, 0, max_iter=5, input_modifiers=[FailingModifier()]
@@ -366,6 +428,9 @@ def test_no_file_is_written(model, tmp_path, monkeypatch):
     visualize_cam(model, -1, 0, SEED)
     visualize_activation(model, -1, 0, max_iter=3)
     utils.apply_modifications(model)
+    visualize_saliency(model, -1, 0, SEED, smooth_samples=2)
+    visualize_integrated_gradients(model, -1, 0, SEED, steps=2)
+    visualize_score_cam(model, -1, 0, SEED, max_n=2)
     assert os.listdir(tmp_path) == []
 
 

@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from vis import cli
-from vis.visualization import visualize_cam, visualize_saliency
+from vis.backend import set_random_seed
+from vis.visualization import methods, visualize_cam, visualize_integrated_gradients, visualize_saliency
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -182,6 +183,46 @@ def test_cam_on_an_h5_model_with_a_chosen_penultimate_layer(
     np.testing.assert_allclose(written, expected, atol=1e-6)
     default = visualize_cam(model, 3, 1, x)  # conv2, the last conv layer
     assert (penultimate is None) == np.allclose(written, default, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["gradcam++", "layercam", "scorecam"])
+def test_cam_methods_write_the_map_of_the_python_api(method, two_conv_h5_file, png_file, tmp_path):
+    out = tmp_path / "out"
+    argv = ["cam", two_conv_h5_file, png_file, "--class", "1", "--scale", "0.01", "--out", str(out)]
+    assert cli.main([*argv, "--method", method]) == 0
+    written = np.load(out / f"picture_{method}.npy")
+    linear = cli.linear_head(cli.load_model(two_conv_h5_file), 3)
+    # Score-CAM keeps the softmax: its weights are probabilities.
+    model = cli.load_model(two_conv_h5_file) if method == "scorecam" else linear
+    _, x = cli.load_image(png_file, (16, 16, 3), 0.01)
+    np.testing.assert_allclose(written, methods.get(method)(model, 3, 1, x), atol=1e-6)
+    assert not np.allclose(written, visualize_cam(linear, 3, 1, x), atol=1e-3)
+
+
+def test_smoothgrad_and_integrated_gradients_write_the_maps_of_the_python_api(
+    tiny_model_file, png_file, tmp_path
+):
+    out = tmp_path / "out"
+    set_random_seed(4)
+    common = [tiny_model_file, png_file, "--class", "2", "--out", str(out)]
+    assert cli.main(["saliency", *common, "--smooth", "5"]) == 0
+    assert cli.main(["ig", *common, "--steps", "8", "--baseline", "0.5"]) == 0
+    model = cli.linear_head(cli.load_model(tiny_model_file), 2)
+    _, x = cli.load_image(png_file, (16, 16, 3), 1 / 255)
+    set_random_seed(4)
+    smooth = visualize_saliency(model, 2, 2, x, smooth_samples=5)
+    np.testing.assert_allclose(np.load(out / "picture_saliency.npy"), smooth, atol=1e-6)
+    assert not np.allclose(smooth, visualize_saliency(model, 2, 2, x), atol=1e-3)
+    expected = visualize_integrated_gradients(model, 2, 2, x, baseline=0.5, steps=8)
+    np.testing.assert_allclose(np.load(out / "picture_ig.npy"), expected, atol=1e-6)
+
+
+def test_unknown_cam_method_and_bad_counts(capsys, tiny_model_file, png_file, tmp_path):
+    err = _error(capsys, ["cam", tiny_model_file, png_file, "--method", "gradkam", "--out", str(tmp_path)])
+    assert "unknown --method 'gradkam'" in err and "gradcam++" in err and "Received: method='gradkam'" in err
+    err = _error(capsys, ["saliency", tiny_model_file, png_file, "--smooth", "-1", "--out", str(tmp_path)])
+    assert "Received: smooth_samples=-1" in err
+    assert "Received: steps=0" in _error(capsys, ["ig", tiny_model_file, png_file, "--steps", "0"])
 
 
 def test_cam_rejects_a_penultimate_layer_that_is_not_conv_or_pooling(

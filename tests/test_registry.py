@@ -4,7 +4,17 @@ import numpy as np
 import pytest
 
 from tests.models import small_cnn
-from vis.visualization import methods, visualize_cam, visualize_saliency
+from vis.backend import set_random_seed
+from vis.visualization import (
+    methods,
+    visualize_cam,
+    visualize_cam_plus_plus,
+    visualize_guided_cam,
+    visualize_integrated_gradients,
+    visualize_layer_cam,
+    visualize_saliency,
+    visualize_score_cam,
+)
 
 SEED = np.random.default_rng(0).uniform(size=(28, 28, 3)).astype("float32")
 
@@ -16,11 +26,21 @@ SEED = np.random.default_rng(0).uniform(size=(28, 28, 3)).astype("float32")
         ("guided", lambda m: visualize_saliency(m, -1, 1, SEED, backprop_modifier="guided")),
         ("rectified", lambda m: visualize_saliency(m, -1, 1, SEED, backprop_modifier="rectified")),
         ("gradcam", lambda m: visualize_cam(m, -1, 1, SEED)),
+        ("smoothgrad", lambda m: visualize_saliency(m, -1, 1, SEED, smooth_samples=20)),
+        ("ig", lambda m: visualize_integrated_gradients(m, -1, 1, SEED)),
+        ("gradcam++", lambda m: visualize_cam_plus_plus(m, -1, 1, SEED)),
+        ("layercam", lambda m: visualize_layer_cam(m, -1, 1, SEED)),
+        ("scorecam", lambda m: visualize_score_cam(m, -1, 1, SEED)),
+        ("guided_gradcam", lambda m: visualize_guided_cam(m, -1, 1, SEED)),
     ],
 )
 def test_a_name_runs_its_function_with_its_keywords(name, expected):
     model = small_cnn()
-    np.testing.assert_array_equal(methods.get(name)(model, -1, 1, SEED), expected(model))
+    set_random_seed(0)
+    by_name = methods.get(name)(model, -1, 1, SEED)
+    set_random_seed(0)
+    np.testing.assert_array_equal(by_name, expected(model))
+    assert methods.get(name).kind == {"scorecam": "forward"}.get(name, "cam" if "cam" in name else "gradient")
 
 
 def test_guided_and_rectified_differ_from_plain_saliency():

@@ -1,9 +1,11 @@
-"""The `vis` command: `vis demo`, and saliency, grad-CAM and activation maximization on a saved model.
+"""The `vis` command: `vis demo`, and attention maps and activation maximization on a saved model.
 
     vis demo [--out DIR]
     vis saliency MODEL_FILE IMAGE|FOLDER|GLOB ... [--layer NAME|IDX] [--class N] [--backprop guided|rectified]
-                 [--batch-size N] [--stack]
+                 [--smooth N] [--batch-size N] [--stack]
+    vis ig MODEL_FILE IMAGE|FOLDER|GLOB ... [--layer NAME|IDX] [--class N] [--steps N] [--baseline VALUE]
     vis cam MODEL_FILE IMAGE|FOLDER|GLOB ... [--layer NAME|IDX] [--class N] [--penultimate NAME|IDX]
+            [--method gradcam|gradcam++|layercam|scorecam]
     vis activation MODEL_FILE [--layer NAME|IDX] [--class N]
     vis evaluate MODEL_FILE IMAGE [IMAGE ...] [--class K] [--methods saliency,guided,...] [--boxes FILE]
 
@@ -27,7 +29,25 @@ _ASSUMPTIONS = (
 )
 
 
-def _add_model_arguments(parser: argparse.ArgumentParser, images: bool) -> None:
+CAM_METHODS = ("gradcam", "gradcam++", "layercam", "scorecam")
+
+
+def cam_method(name: str):
+    """The map function of a `vis cam --method` name.
+
+    Raises:
+        ValueError: For a name that is not one of `CAM_METHODS`.
+    """
+    if name not in CAM_METHODS:
+        raise ValueError(
+            f"unknown --method {name!r}: use one of {', '.join(CAM_METHODS)}. Received: method={name!r}"
+        )
+    from vis.visualization import methods
+
+    return methods.get(name)
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser, images: bool, backprop: bool = True) -> None:
     """Adds the arguments shared by the saliency, cam and activation commands."""
     parser.add_argument("model_file", metavar="MODEL_FILE", help="a saved Keras model (.keras or .h5)")
     if images:
@@ -52,7 +72,9 @@ def _add_model_arguments(parser: argparse.ArgumentParser, images: bool) -> None:
         help="output unit (class) or filter to visualize (default: the predicted class"
         + (")" if images else "; for activation: every unit, up to 10)"),
     )
-    parser.add_argument("--backprop", choices=["guided", "rectified"], default=None, help="backprop modifier")
+    if backprop:
+        modifiers = ["guided", "rectified"]
+        parser.add_argument("--backprop", choices=modifiers, default=None, help="backprop modifier")
     parser.add_argument("--scale", type=float, default=1 / 255, help="pixel scale factor (default: 1/255)")
     parser.add_argument(
         "--out", default="vis-output", metavar="DIR", help="output folder (default: vis-output/)"
@@ -73,13 +95,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="all methods on a small digit CNN that ships with vis")
     demo.add_argument("--out", default="vis-demo", metavar="DIR", help="output folder (default: vis-demo/)")
     for name, images, text in [
-        ("saliency", True, "saliency maps of images"),
-        ("cam", True, "grad-CAM maps of images"),
+        ("saliency", True, "saliency (or SmoothGrad) maps of images"),
+        ("ig", True, "Integrated Gradients maps of images"),
+        ("cam", True, "grad-CAM (or grad-CAM++, LayerCAM, Score-CAM) maps of images"),
         ("activation", False, "inputs that maximize a layer's units"),
     ]:
         sub = commands.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}. {_ASSUMPTIONS}")
-        _add_model_arguments(sub, images)
+        _add_model_arguments(sub, images, backprop=name != "ig")
+        if name == "saliency":
+            text = "SmoothGrad: average N noisy copies (default: 0, plain saliency)"
+            sub.add_argument("--smooth", type=int, default=0, metavar="N", help=text)
+        if name == "ig":
+            sub.add_argument("--steps", type=int, default=50, help="path steps (default: 50)")
+            text = "baseline pixel value, after --scale (default: 0, black)"
+            sub.add_argument("--baseline", type=float, default=0.0, metavar="VALUE", help=text)
         if name == "cam":
+            metavar, text = "|".join(CAM_METHODS), "CAM method (default: gradcam)"
+            sub.add_argument("--method", default="gradcam", metavar=metavar, help=text)
             sub.add_argument(
                 "--penultimate",
                 default=None,
@@ -224,13 +256,6 @@ def save_overlay(heatmap, original, path: str) -> None:
     Image.fromarray(overlay(original, colorize(resized), alpha=0.5)).save(path)
 
 
-def _first_output(predictions):
-    """The first output's predictions of a model with one or several outputs."""
-    if isinstance(predictions, dict):
-        return next(iter(predictions.values()))
-    return predictions[0] if isinstance(predictions, (list, tuple)) else predictions
-
-
 def _activation(args, model, layer_index: int) -> list[str]:
     """Writes the activation-maximizing input of each chosen unit; returns the written paths."""
     import numpy as np
@@ -261,9 +286,11 @@ def _activation(args, model, layer_index: int) -> list[str]:
 
 
 def run_model_command(args: argparse.Namespace) -> None:
-    """Runs `vis saliency|cam|activation` on a saved model and prints where the files went."""
+    """Runs `vis saliency|ig|cam|activation` on a saved model and prints where the files went."""
     from vis import cli_images
 
+    if args.command == "cam":
+        cam_method(args.method)
     model = load_model(args.model_file)
     if args.command != "activation" and not args.images:
         raise ValueError(f"give at least one IMAGE file: vis {args.command} MODEL_FILE IMAGE [IMAGE ...]")
@@ -271,7 +298,8 @@ def run_model_command(args: argparse.Namespace) -> None:
         cli_images.expand(args.images)  # Missing files fail before any work.
     layer_index = resolve_layer(model, args.layer)
     shape = input_shape(model)
-    model = linear_head(model, layer_index)
+    if getattr(args, "method", None) != "scorecam":  # Score-CAM weighs by the probabilities of a softmax.
+        model = linear_head(model, layer_index)
     os.makedirs(args.out, exist_ok=True)
     if args.command == "activation":
         written = _activation(args, model, layer_index)

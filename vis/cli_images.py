@@ -69,15 +69,14 @@ def attention(args, model, layer_index: int, shape: tuple) -> list[str]:
     import keras
 
     from vis.cli import output_layer_index, save_overlay
-    from vis.losses import PerSample
-    from vis.streaming import predicted
+    from vis.streaming import apply_batch, predicted
     from vis.streaming_data import NpyWriter
 
     paths = expand(args.images)
     function, kwargs = method_of(args)
     layer = model.layers[layer_index]
     bar = keras.utils.Progbar(len(paths), verbose=1 if len(paths) > _SHOWN else 0, unit_name="image")
-    stack = NpyWriter(os.path.join(args.out, f"{args.command}_maps.npy")) if args.stack else None
+    stack = NpyWriter(os.path.join(args.out, f"{suffix_of(args)}_maps.npy")) if args.stack else None
     written, stacked, skipped, done = [], [], 0, 0
     for start in range(0, len(paths), args.batch_size):
         chunk = paths[start : start + args.batch_size]
@@ -91,10 +90,10 @@ def attention(args, model, layer_index: int, shape: tuple) -> list[str]:
             classes = predicted(model, layer, x)
             for path, k in zip(kept, classes[:_SHOWN] if len(paths) <= _SHOWN else []):
                 print(f"{path}: predicted class {k}")
-            target = PerSample(classes)
-        maps = function(model, layer_index, target, x, keep_batch_axis=True, **kwargs)
+            target = classes
+        maps = apply_batch(function, model, layer, target, x, kwargs)
         for path, original, heatmap in zip(kept, originals, maps):
-            stem = os.path.join(args.out, f"{os.path.splitext(os.path.basename(path))[0]}_{args.command}")
+            stem = os.path.join(args.out, f"{os.path.splitext(os.path.basename(path))[0]}_{suffix_of(args)}")
             save_overlay(heatmap, original, stem + ".png")
             written.append(stem + ".png")
             if stack is None:
@@ -108,7 +107,7 @@ def attention(args, model, layer_index: int, shape: tuple) -> list[str]:
         raise ValueError(f"none of the {len(paths)} image files could be read (see the warnings above)")
     if stack is not None:
         stack.close()
-        with open(os.path.join(args.out, f"{args.command}_maps.txt"), "w", encoding="utf-8") as listing:
+        with open(os.path.join(args.out, f"{suffix_of(args)}_maps.txt"), "w", encoding="utf-8") as listing:
             listing.write("".join(f"{path}\n" for path in stacked))
         written += [stack.path, listing.name]
     if skipped:
@@ -120,11 +119,19 @@ def attention(args, model, layer_index: int, shape: tuple) -> list[str]:
 
 
 def method_of(args):
-    """The map function and its keywords for the command's options."""
-    from vis.visualization import visualize_cam, visualize_saliency
+    """The map method (`vis.visualization.methods`) and its keywords for the command's options."""
+    from vis.cli import cam_method
+    from vis.visualization import methods
 
     if args.command == "saliency":
-        return visualize_saliency, {"backprop_modifier": args.backprop}
+        return methods.get("saliency"), {"backprop_modifier": args.backprop, "smooth_samples": args.smooth}
+    if args.command == "ig":
+        return methods.get("ig"), {"baseline": args.baseline, "steps": args.steps}
     spec = args.penultimate
     penultimate = int(spec) if spec is not None and spec.lstrip("-").isdigit() else spec
-    return visualize_cam, {"penultimate_layer_idx": penultimate, "backprop_modifier": args.backprop}
+    return cam_method(args.method), {"penultimate_layer_idx": penultimate, "backprop_modifier": args.backprop}
+
+
+def suffix_of(args) -> str:
+    """The file-name suffix of the command's maps: the command, or the CAM method other than grad-CAM."""
+    return args.method if args.command == "cam" and args.method != "gradcam" else args.command

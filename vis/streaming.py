@@ -107,7 +107,7 @@ def _maps(method, model, layer, filter_indices, batches, strategy, kwargs) -> It
         seen = True
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
             targets = _targets(filter_indices, model, layer, images, labels)
-            yield _apply(method, model, layer, targets, images, kwargs)
+            yield apply_batch(method, model, layer, targets, images, kwargs)
     if not seen:
         raise ValueError("`data` holds no samples. Received: an empty data set")
 
@@ -137,7 +137,7 @@ def predicted(model, layer, images: np.ndarray) -> np.ndarray:
     return np.argmax(scores, axis=-1)
 
 
-def _apply(method, model, layer, targets, images, kwargs) -> np.ndarray:
+def apply_batch(method, model, layer, targets, images, kwargs) -> np.ndarray:
     """Runs the method on one batch: once, or once per distinct target when per-sample targets
     cannot be passed in one call."""
     if not isinstance(targets, np.ndarray):

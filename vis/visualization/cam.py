@@ -1,17 +1,16 @@
-"""Grad-CAM: one engine call, differentiating w.r.t. a convolution layer's output.
+"""The gradient CAM methods: grad-CAM, grad-CAM++, LayerCAM and guided grad-CAM.
 
-The map is computed as in keras-vis 0.5: the gradient of the weighted losses
-with respect to the penultimate layer's feature maps `A_k` is scaled by a
-positive constant for numerical stability, averaged over the spatial axes to
-give one weight `w_k` per channel, and the map is `relu(sum_k w_k * A_k)`,
-resized to the input's spatial size and min-max normalised.
+Each is one `vis.engine.compute` call, differentiating the score (the chosen
+filters' mean activation) with respect to the penultimate layer's feature
+maps, then the body the CAM family shares (`vis.visualization.cam_weighting`)
+with the method's own weighting. The penultimate-layer search and the resize
+live in `vis.visualization.feature_maps`, Score-CAM (forward passes only) in
+`vis.visualization.score_cam`.
 
-Two choices differ from keras-vis, both documented on the functions:
-the stabilising scale is `max(|grads|)` per sample (keras-vis divided by the
+grad-CAM is computed as in keras-vis 0.5, with two documented differences:
+the gradient is scaled by `max(|grads|)` per sample (keras-vis divided by the
 signed `max(grads)`, which flips the map when every gradient is negative),
-and the resize is linear interpolation (`scipy.ndimage.zoom(order=1)`;
-keras-vis used zoom's default cubic spline, whose overshoot below zero
-lifts the background of the normalised map).
+and the resize is linear interpolation rather than a cubic spline.
 """
 
 from __future__ import annotations
@@ -20,168 +19,13 @@ from collections.abc import Sequence
 
 import keras
 import numpy as np
-from scipy import ndimage
 
-from vis import engine, grad_modifiers
-from vis.losses import ActivationMaximization
-from vis.utils.layers import channel_axis, flat_layers, get_layer, path_of, position
 from vis.visualization import common
-from vis.visualization.saliency import _modified
+from vis.visualization.cam_weighting import class_activation_maps, model_cam
+from vis.visualization.feature_maps import find_penultimate_layer
+from vis.visualization.saliency import visualize_saliency
 
-
-def _spatial_layer_types() -> tuple:
-    """Convolution and (non-global) pooling classes: what keras-vis called `_Conv` and `_Pooling*`."""
-    names = ["Conv", "ConvTranspose", "SeparableConv", "DepthwiseConv", "MaxPooling", "AveragePooling"]
-    found = (getattr(keras.layers, f"{name}{n}D", None) for name in names for n in (1, 2, 3))
-    public = tuple(cls for cls in found if cls is not None)
-    try:  # The base classes also cover user subclasses; they live in Keras's private tree.
-        from keras.src.layers.convolutional.base_conv import BaseConv
-        from keras.src.layers.convolutional.base_conv_transpose import BaseConvTranspose
-        from keras.src.layers.convolutional.base_depthwise_conv import BaseDepthwiseConv
-        from keras.src.layers.convolutional.base_separable_conv import BaseSeparableConv
-        from keras.src.layers.pooling.base_pooling import BasePooling
-    except ImportError:
-        return public
-    return public + (BaseConv, BaseConvTranspose, BaseDepthwiseConv, BaseSeparableConv, BasePooling)
-
-
-_SPATIAL_TYPES = _spatial_layer_types()
-
-
-def _is_conv_or_pool(layer) -> bool:
-    """True for a convolution or pooling layer, seen through wrappers such as TimeDistributed."""
-    inner = getattr(layer, "layer", None) or getattr(layer, "forward_layer", None)
-    if isinstance(layer, keras.layers.Layer) and isinstance(inner, keras.layers.Layer):
-        layer = inner
-    return isinstance(layer, _SPATIAL_TYPES)
-
-
-def _find_penultimate_layer(model, layer_idx: int | str, penultimate_layer_idx=None):
-    """Returns the layer whose feature maps grad-CAM weighs (keras-vis's helper of the same name).
-
-    Args:
-        model: A Keras model.
-        layer_idx: The visualised layer: index into `model.layers`, name or layer object.
-        penultimate_layer_idx: An index into `model.layers`, a layer name, a
-            layer object, a path `'nested_model/layer'`, or None to search
-            backwards from `layer_idx` for the nearest convolution or pooling
-            layer (global pooling excluded), looking through wrappers such as
-            `TimeDistributed` and into nested models. Unlike keras-vis, the
-            layer right before `layer_idx` is searched too.
-
-    Returns:
-        The penultimate layer (inside a nested model when it lives there).
-
-    Raises:
-        ValueError: If no such layer exists before `layer_idx`, the given one
-            is unknown, or it comes after `layer_idx`.
-    """
-    layer = get_layer(model, layer_idx)
-    flat = flat_layers(model)
-    end = position(flat, layer)
-    if end is None:
-        raise ValueError(
-            f"Layer '{layer.name}' is not in model '{model.name}'. Received: layer_idx={layer_idx!r}"
-        )
-    if penultimate_layer_idx is None:
-        found = next((c for c in reversed(flat[:end]) if _is_conv_or_pool(c)), None)
-        if found is None:
-            raise ValueError(
-                f"There is no convolution or pooling layer before layer '{layer.name}' in model "
-                f"'{model.name}' to take grad-CAM feature maps from. Pass `penultimate_layer_idx`. "
-                f"Received: layer_idx={layer_idx!r}"
-            )
-        return found
-    penultimate = get_layer(model, penultimate_layer_idx, "penultimate_layer_idx")
-    if position(flat, penultimate) > end:
-        raise ValueError(
-            f"`penultimate_layer_idx` must be a layer at or before layer '{layer.name}', but layer "
-            f"'{penultimate.name}' comes after it. Received: penultimate_layer_idx={penultimate_layer_idx!r}"
-        )
-    return penultimate
-
-
-def _feature_channel_axis(layer, ndim: int) -> int:
-    """Channel axis of the layer's output, counting the time axis a TimeDistributed wrapper adds."""
-    if isinstance(layer, keras.layers.TimeDistributed):
-        return 1 + _feature_channel_axis(layer.layer, ndim - 1)
-    return channel_axis(layer, ndim)
-
-
-def _weighted_maps(grads: np.ndarray, values: np.ndarray, axis: int) -> np.ndarray:
-    """Per-sample `relu(sum_k w_k A_k)` with `w_k` the spatial mean of the scaled gradient."""
-    grads = np.moveaxis(grads.astype("float64"), axis, -1)
-    values = np.moveaxis(values.astype("float64"), axis, -1)
-    spatial = tuple(range(1, grads.ndim - 1))
-    scale = np.max(np.abs(grads), axis=(*spatial, -1), keepdims=True) + keras.backend.epsilon()
-    weights = np.mean(grads / scale, axis=spatial, keepdims=True)
-    return np.maximum(np.sum(weights * values, axis=-1), 0.0)
-
-
-def _target_shape(seed_shape: tuple, map_ndim: int, axis: int, feature_ndim: int, layer, received) -> tuple:
-    """The input's spatial shape: the seed's shape less the channel axis the feature maps have."""
-    dims = list(seed_shape)
-    if len(dims) == map_ndim + 1:
-        del dims[axis - 1 if axis < feature_ndim - 1 else -1]
-    if len(dims) != map_ndim or map_ndim == 0:
-        raise ValueError(
-            f"grad-CAM needs a penultimate layer with spatial axes matching the input's. Layer "
-            f"'{layer.name}' outputs rank-{feature_ndim} feature maps; the input has shape "
-            f"{tuple(seed_shape)}. Received: {received or f'penultimate_layer={layer.name!r}'}"
-        )
-    return tuple(dims)
-
-
-def _resize(maps: np.ndarray, shape: tuple) -> np.ndarray:
-    """Resizes each map by linear interpolation (`scipy.ndimage.zoom(order=1)`, corners aligned)."""
-    if maps.shape[1:] == shape:
-        return maps
-    factors = [target / current for target, current in zip(shape, maps.shape[1:])]
-    return np.stack([ndimage.zoom(m, factors, order=1) for m in maps])
-
-
-def _grad_cam(
-    inputs,
-    losses,
-    seed_input,
-    penultimate_layer,
-    grad_modifier,
-    backprop_modifier=None,
-    received=None,
-    keep_batch_axis: bool = False,
-):
-    """Shared body of the grad-CAM functions (with an engine backprop modifier)."""
-    modifier = grad_modifiers.get(grad_modifier)
-    seeds = common.prepare_seeds(seed_input, inputs, keep_batch_axis)
-    try:
-        wrt_tensor = penultimate_layer.output
-    except AttributeError:  # A layer inside a subclassed model has no symbolic output.
-        raise ValueError(
-            f"The penultimate layer '{penultimate_layer.name}' has no symbolic output: it lies inside a "
-            "subclassed model, which has no graph of layers. Grad-CAM needs a Functional or Sequential "
-            f"model. Received: penultimate_layer={penultimate_layer!r}"
-        ) from None
-    result = engine.compute(
-        inputs, losses, seeds.batches, wrt_tensor=wrt_tensor, backprop_modifier=backprop_modifier
-    )
-    grads, values = result.grads, result.wrt_value
-    if modifier is not None:
-        grads = modifier(grads)
-    axis = _feature_channel_axis(penultimate_layer, grads.ndim)
-    maps = _weighted_maps(np.asarray(grads), np.asarray(values), axis)
-    shape = _input_shape(seeds.batches, maps.ndim - 1, axis, grads.ndim, penultimate_layer, received)
-    return seeds.one(common.normalize_each(_resize(maps, shape)))
-
-
-def _input_shape(batches: list, map_ndim: int, axis: int, feature_ndim: int, layer, received) -> tuple:
-    """The spatial shape of the (first) input whose rank fits the feature maps: the map's size."""
-    errors = []
-    for batch in batches:
-        try:
-            return _target_shape(batch.shape[1:], map_ndim, axis, feature_ndim, layer, received)
-        except ValueError as error:
-            errors.append(error)
-    raise errors[0]
+_find_penultimate_layer = find_penultimate_layer  # keras-vis's name, imported by legacy code and tests
 
 
 def visualize_cam_with_losses(
@@ -226,8 +70,13 @@ def visualize_cam_with_losses(
             f"`penultimate_layer` must be a Keras layer. Received: penultimate_layer={penultimate_layer!r}"
         )
     inputs = common.as_input_list(input_tensor)
-    return _grad_cam(
-        inputs, losses, seed_input, penultimate_layer, grad_modifier, keep_batch_axis=keep_batch_axis
+    return class_activation_maps(
+        inputs,
+        losses,
+        seed_input,
+        penultimate_layer,
+        grad_modifier=grad_modifier,
+        keep_batch_axis=keep_batch_axis,
     )
 
 
@@ -242,6 +91,11 @@ def visualize_cam(
     keep_batch_axis: bool = False,
 ) -> np.ndarray:
     """Returns the grad-CAM map: where in the input the chosen filters find evidence.
+
+    The gradient of the score with respect to the penultimate layer's feature
+    maps `A_k`, averaged over space, weighs each channel: the map is
+    `relu(sum_k w_k A_k)`, resized to the input and normalised (Selvaraju et
+    al. 2017; see `vis.visualization.cam_weighting.grad_cam_weights`).
 
     Args:
         model: A Keras model (Functional or Sequential, possibly with nested models).
@@ -263,7 +117,8 @@ def visualize_cam(
         keep_batch_axis: Always return a batch axis, also for one sample.
 
     Returns:
-        A float32 map in [0, 1] of the seed's spatial shape.
+        A float32 map in [0, 1] of the seed's spatial shape; a batch of maps
+        for a batch of two or more seeds (or `keep_batch_axis`).
 
     Raises:
         ValueError: For an unknown layer, no convolution or pooling layer
@@ -271,14 +126,161 @@ def visualize_cam(
             out-of-range filter index, a bad seed or an unknown modifier.
         TypeError: For arguments of the wrong type.
     """
-    penultimate = _find_penultimate_layer(model, layer_idx, penultimate_layer_idx)
-    modified, layer, _, modifier = _modified(model, layer_idx, None, backprop_modifier)
-    if modified is not model:  # A user callable returned a new model: find the same layer there by path.
-        penultimate = get_layer(modified, path_of(model, penultimate), "penultimate_layer_idx")
-    common.warn_if_softmax(layer)
-    losses = [(ActivationMaximization(layer, filter_indices), -1)]
-    inputs = common.model_inputs(modified)
-    received = f"penultimate_layer_idx={penultimate_layer_idx!r}"
-    return _grad_cam(
-        inputs, losses, seed_input, penultimate, grad_modifier, modifier, received, keep_batch_axis
+    return model_cam(
+        "gradcam",
+        model,
+        layer_idx,
+        filter_indices,
+        seed_input,
+        penultimate_layer_idx,
+        backprop_modifier,
+        grad_modifier,
+        keep_batch_axis,
     )
+
+
+def visualize_cam_plus_plus(
+    model,
+    layer_idx: int | str,
+    filter_indices: int | Sequence[int] | None,
+    seed_input,
+    penultimate_layer_idx=None,
+    backprop_modifier=None,
+    grad_modifier=None,
+    keep_batch_axis: bool = False,
+) -> np.ndarray:
+    """Returns the grad-CAM++ map (Chattopadhyay et al. 2018): grad-CAM with pixel-wise weights.
+
+    Each channel's weight is `sum_ij alpha_ij relu(dY/dA_ij)` for
+    `Y = exp(score)`, with the paper's closed-form `alpha`, computed in a form
+    in which `exp(score)` cancels, so logits of any size give finite maps (see
+    `vis.visualization.cam_weighting.grad_cam_plus_plus_weights`). Maps of
+    several objects of one class come out more complete than grad-CAM's.
+
+    Args:
+        model: A Keras model (Functional or Sequential, possibly with nested models).
+        layer_idx: The visualised layer, as for `visualize_cam`.
+        filter_indices: An int, a list of ints, or None for all filters.
+        seed_input: One input, or a batch of them (one map per sample).
+        penultimate_layer_idx: The layer whose feature maps are weighed, or
+            None to search for it, as for `visualize_cam`.
+        backprop_modifier: 'guided', 'rectified', a callable `model -> model`, or None.
+        grad_modifier: A name from `vis.grad_modifiers`, a callable, or None.
+        keep_batch_axis: Always return a batch axis, also for one sample.
+
+    Returns:
+        A float32 map in [0, 1] of the seed's spatial shape (a batch of maps for a batch).
+
+    Raises:
+        ValueError: As `visualize_cam` does.
+        TypeError: For arguments of the wrong type.
+    """
+    return model_cam(
+        "gradcam++",
+        model,
+        layer_idx,
+        filter_indices,
+        seed_input,
+        penultimate_layer_idx,
+        backprop_modifier,
+        grad_modifier,
+        keep_batch_axis,
+    )
+
+
+def visualize_layer_cam(
+    model,
+    layer_idx: int | str,
+    filter_indices: int | Sequence[int] | None,
+    seed_input,
+    penultimate_layer_idx=None,
+    backprop_modifier=None,
+    grad_modifier=None,
+    keep_batch_axis: bool = False,
+) -> np.ndarray:
+    """Returns the LayerCAM map (Jiang et al. 2021): `relu(sum_k relu(dS/dA_k) * A_k)`, elementwise.
+
+    Each position of each feature map is weighed by its own positive gradient
+    instead of a channel average, which keeps fine detail and gives useful
+    maps from earlier, higher-resolution layers too.
+
+    Args:
+        model: A Keras model (Functional or Sequential, possibly with nested models).
+        layer_idx: The visualised layer, as for `visualize_cam`.
+        filter_indices: An int, a list of ints, or None for all filters.
+        seed_input: One input, or a batch of them (one map per sample).
+        penultimate_layer_idx: The layer whose feature maps are weighed, or
+            None to search for it, as for `visualize_cam`.
+        backprop_modifier: 'guided', 'rectified', a callable `model -> model`, or None.
+        grad_modifier: Applied to `dS/dA` before its positive part is taken.
+        keep_batch_axis: Always return a batch axis, also for one sample.
+
+    Returns:
+        A float32 map in [0, 1] of the seed's spatial shape (a batch of maps for a batch).
+
+    Raises:
+        ValueError: As `visualize_cam` does.
+        TypeError: For arguments of the wrong type.
+    """
+    return model_cam(
+        "layercam",
+        model,
+        layer_idx,
+        filter_indices,
+        seed_input,
+        penultimate_layer_idx,
+        backprop_modifier,
+        grad_modifier,
+        keep_batch_axis,
+    )
+
+
+def visualize_guided_cam(
+    model,
+    layer_idx: int | str,
+    filter_indices: int | Sequence[int] | None,
+    seed_input,
+    penultimate_layer_idx=None,
+    backprop_modifier="guided",
+    grad_modifier=None,
+    keep_batch_axis: bool = False,
+) -> np.ndarray:
+    """Returns guided grad-CAM (Selvaraju et al. 2017): guided saliency times the upsampled grad-CAM map.
+
+    The product of `visualize_saliency(..., backprop_modifier=backprop_modifier)`
+    (absolute gradient, max over channels, normalised) and `visualize_cam`
+    (plain backprop) keeps the fine detail of guided backprop inside the
+    regions grad-CAM selects; it is normalised again to [0, 1].
+
+    Args:
+        model: A Keras model (Functional or Sequential, possibly with nested models).
+        layer_idx: Index into `model.layers`, a layer name or path, or a layer.
+        filter_indices: Output unit (Dense) or channel (Conv): an int, a list
+            of ints, or None for all of them.
+        seed_input: One input without the batch axis (or with a batch axis of
+            size 1), or a batch of them.
+        penultimate_layer_idx: The grad-CAM layer, as for `visualize_cam`.
+        backprop_modifier: The modifier of the saliency part: 'guided' (the
+            paper's guided grad-CAM), 'rectified' (its deconvolution variant),
+            a callable `model -> model`, or None.
+        grad_modifier: Applied to the grad-CAM gradient, as in `visualize_cam`.
+        keep_batch_axis: Always return a batch axis, also for one sample.
+
+    Returns:
+        A float32 map in [0, 1] of the seed's spatial shape.
+
+    Raises:
+        ValueError: As `visualize_cam` and `visualize_saliency` do.
+        TypeError: For arguments of the wrong type.
+    """
+    arguments = (model, layer_idx, filter_indices, seed_input)
+    cam = visualize_cam(*arguments, penultimate_layer_idx, grad_modifier=grad_modifier, keep_batch_axis=True)
+    saliency = visualize_saliency(*arguments, backprop_modifier=backprop_modifier, keep_batch_axis=True)
+    if isinstance(saliency, dict):
+        saliency = list(saliency.values())
+    # For several inputs, the saliency of the input the grad-CAM map is drawn on.
+    saliency = next(
+        m for m in (saliency if isinstance(saliency, list) else [saliency]) if m.shape == cam.shape
+    )
+    product = common.normalize_each(saliency * cam)
+    return product[0] if product.shape[0] == 1 and not keep_batch_axis else product

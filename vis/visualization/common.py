@@ -239,3 +239,19 @@ def overlay(array1: np.ndarray, array2: np.ndarray, alpha: float = 0.5) -> np.nd
         info = np.iinfo(array1.dtype)
         blended = np.clip(np.rint(blended), info.min, info.max)
     return blended.astype(array1.dtype)
+
+
+def check_count(value, argument: str, minimum: int = 1, allow_none: bool = False, hint: str = "") -> None:
+    """Checks an int keyword such as `steps` or `batch_size` (a bool is not an int).
+
+    Raises:
+        TypeError: If `value` is not an int (or None when `allow_none`).
+        ValueError: If it is below `minimum`.
+    """
+    if value is None and allow_none:
+        return
+    text = f"`{argument}` must be an int >= {minimum}{' or None' if allow_none else ''}{hint}."
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{text} Received: {argument}={value!r}")
+    if value < minimum:
+        raise ValueError(f"{text} Received: {argument}={value!r}")

@@ -1,4 +1,9 @@
-"""Saliency maps: one engine call, differentiating w.r.t. the input."""
+"""Saliency maps and SmoothGrad: engine calls differentiating w.r.t. the input.
+
+Plain saliency is one engine call; SmoothGrad (`smooth_samples > 0`) averages
+the gradients of noisy copies of each seed, sent through the engine in batches
+(`vis.visualization.averaged_gradients`, shared with Integrated Gradients).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from vis.engine import graph
 from vis.losses import ActivationMaximization
 from vis.utils.layers import get_layer
 from vis.visualization import common
+from vis.visualization.averaged_gradients import mean_gradients, noisy_copies
 
 
 def visualize_saliency_with_losses(
@@ -65,20 +71,39 @@ def saliency_maps(
     keepdims,
     backprop_modifier=None,
     keep_batch_axis: bool = False,
+    smooth_samples: int = 0,
+    smooth_noise: float = 0.2,
+    batch_size: int | None = None,
 ):
-    """Shared body of the saliency functions (with an engine backprop modifier)."""
+    """Shared body of the saliency functions (with an engine backprop modifier), SmoothGrad included."""
     inputs = common.as_input_list(input_tensor)
     modifier = grad_modifiers.get(grad_modifier)
+    _check_smoothing(smooth_samples, smooth_noise, batch_size)
     seeds = common.prepare_seeds(seed_input, inputs, keep_batch_axis)
-    result = engine.compute(
-        inputs, losses, seeds.batches, wrt_tensor=wrt_tensor, backprop_modifier=backprop_modifier
-    )
-    grads = result.grads if isinstance(result.grads, list) else [result.grads]
-    maps = [
-        common.normalize_each(common.reduce_channels(g if modifier is None else modifier(g), keepdims))
-        for g in grads
-    ]
+    if smooth_samples:
+        make = noisy_copies(seeds.batches, smooth_noise)
+        through = (wrt_tensor, backprop_modifier, modifier)
+        grads = mean_gradients(inputs, losses, seeds.batches, smooth_samples, make, batch_size, *through)
+    else:
+        result = engine.compute(
+            inputs, losses, seeds.batches, wrt_tensor=wrt_tensor, backprop_modifier=backprop_modifier
+        )
+        grads = result.grads if isinstance(result.grads, list) else [result.grads]
+        grads = [g if modifier is None else modifier(g) for g in grads]
+    maps = [common.normalize_each(common.reduce_channels(g, keepdims)) for g in grads]
     return seeds.one(maps[0]) if len(maps) == 1 else seeds.per_input(maps)
+
+
+def _check_smoothing(smooth_samples, smooth_noise, batch_size) -> None:
+    common.check_count(smooth_samples, "smooth_samples", 0, hint=" (0: plain saliency)")
+    common.check_count(batch_size, "batch_size", 1, allow_none=True)
+    if isinstance(smooth_noise, bool) or not isinstance(smooth_noise, (int, float, np.number)):
+        raise TypeError(f"`smooth_noise` must be a number. Received: smooth_noise={smooth_noise!r}")
+    if not np.isfinite(smooth_noise) or smooth_noise < 0:
+        raise ValueError(
+            "`smooth_noise` must be a finite number >= 0, the noise's standard deviation as a fraction "
+            f"of each seed's (max - min). Received: smooth_noise={smooth_noise!r}"
+        )
 
 
 def visualize_saliency(
@@ -91,8 +116,16 @@ def visualize_saliency(
     grad_modifier="absolute",
     keepdims: bool = False,
     keep_batch_axis: bool = False,
+    smooth_samples: int = 0,
+    smooth_noise: float = 0.2,
+    batch_size: int | None = None,
 ) -> np.ndarray | list | dict:
     """Returns the saliency map: how the chosen filters' output changes with the input.
+
+    With `smooth_samples > 0` this is SmoothGrad (Smilkov et al. 2017): the
+    mean of `grad_modifier(gradient)` over `smooth_samples` copies of each seed
+    with Gaussian noise added, then the channel max and the normalisation.
+    It composes with `backprop_modifier` ('guided' gives guided SmoothGrad).
 
     Args:
         model: A Keras model (Functional or Sequential, possibly with nested models).
@@ -113,6 +146,17 @@ def visualize_saliency(
         grad_modifier: A name from `vis.grad_modifiers`, a callable, or None.
         keepdims: Keep the channel axis instead of taking its max.
         keep_batch_axis: Always return a batch axis, also for one sample.
+        smooth_samples: SmoothGrad's number of noisy copies per seed; 0 for
+            plain saliency.
+        smooth_noise: The noise's standard deviation as a fraction of each
+            seed's `max - min` (tf-keras-vis's definition). The noise follows
+            numpy's global generator (see
+            `vis.visualization.averaged_gradients.noisy_copies`), so
+            `vis.backend.set_random_seed` (or `keras.utils.set_random_seed`)
+            makes maps reproducible, whatever `batch_size`. Integer inputs
+            get no noise.
+        batch_size: Noisy copies per engine call, to bound memory; None for
+            `smooth_samples` (all the copies of one seed at once).
 
     Returns:
         A float32 map in [0, 1] of the seed's spatial shape (with channels if
@@ -121,16 +165,18 @@ def visualize_saliency(
 
     Raises:
         ValueError: For an unknown layer, an out-of-range filter index, a seed
-            of the wrong shape or an unknown modifier.
+            of the wrong shape, an unknown modifier, `smooth_samples < 0`,
+            `smooth_noise < 0` or `batch_size < 1`.
         TypeError: For arguments of the wrong type.
     """
+    _check_smoothing(smooth_samples, smooth_noise, batch_size)
     model, layer, wrt_tensor, modifier = _modified(model, layer_idx, wrt_tensor, backprop_modifier)
     common.warn_if_softmax(layer)
     losses = [(ActivationMaximization(layer, filter_indices), -1)]
     inputs = common.model_inputs(model)
-    return saliency_maps(
-        inputs, losses, seed_input, wrt_tensor, grad_modifier, keepdims, modifier, keep_batch_axis
-    )
+    smoothing = {"smooth_samples": smooth_samples, "smooth_noise": smooth_noise, "batch_size": batch_size}
+    arguments = (inputs, losses, seed_input, wrt_tensor, grad_modifier, keepdims, modifier, keep_batch_axis)
+    return saliency_maps(*arguments, **smoothing)
 
 
 def _modified(model, layer_idx, wrt_tensor, backprop_modifier):

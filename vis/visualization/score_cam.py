@@ -1,0 +1,144 @@
+"""Score-CAM (Wang et al. 2020) and Faster Score-CAM: CAM weights from forward passes only.
+
+Each feature map `A_k` of the penultimate layer, upsampled to the input's
+spatial size and min-max normalised to [0, 1], masks the seed; the weight of
+channel `k` is the score of the masked seed, `S(x * mask_k)`: the same score
+as the gradient methods (the chosen filters' mean activation), so a softmax
+head gives probabilities, as in the paper, and a linear head gives logits.
+The map is then the CAM family's `relu(sum_k w_k A_k)`, resized and normalised
+(`vis.visualization.cam_weighting`).
+
+The masked seeds go through the compiled forward function of the engine
+(`vis.engine.evaluate`) `batch_size` at a time, each batch made just before
+it is scored: memory holds one batch, never all `channels x seeds` masked
+images (tf-keras-vis builds all of them, about 1.2 GB for one 224x224 image
+and 2,048 channels). `max_n` keeps, per seed, only the channels of largest
+spatial variance (Faster Score-CAM); the others get weight 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from vis import engine
+from vis.losses import ActivationMaximization
+from vis.utils.layers import get_layer
+from vis.visualization import common
+from vis.visualization.cam_weighting import finish, weighted_maps
+from vis.visualization.feature_maps import (
+    InputGrid,
+    channels_last,
+    feature_channel_axis,
+    find_penultimate_layer,
+    output_of,
+    resize,
+)
+
+
+def visualize_score_cam(
+    model,
+    layer_idx: int | str,
+    filter_indices: int | Sequence[int] | None,
+    seed_input,
+    penultimate_layer_idx=None,
+    backprop_modifier=None,
+    grad_modifier=None,
+    max_n: int | None = None,
+    batch_size: int = 32,
+    keep_batch_axis: bool = False,
+) -> np.ndarray:
+    """Returns the Score-CAM map: feature maps weighed by the score of the seed they mask.
+
+    Args:
+        model: A Keras model (Functional or Sequential, possibly with nested models).
+        layer_idx: Index into `model.layers` (negative allowed), a layer name
+            (also inside a nested model), a path `'nested_model/layer'` or a layer.
+        filter_indices: Output unit (Dense) or channel (Conv): an int, a list
+            of ints, or None for all of them.
+        seed_input: One input without the batch axis (or with a batch axis of
+            size 1), or a batch of them (one map per sample). For a model with
+            several inputs (a list or dict), the input the feature maps fit is masked.
+        penultimate_layer_idx: The layer whose feature maps mask the seed, or
+            None to search for it, as for `visualize_cam`.
+        backprop_modifier: Accepted for `visualize_cam`'s signature; Score-CAM
+            takes no gradient, so it must be None.
+        grad_modifier: Likewise, must be None.
+        max_n: None to use every channel; an int to keep the `max_n`
+            channels of largest spatial variance per seed (Faster Score-CAM).
+        batch_size: Masked seeds per forward pass.
+        keep_batch_axis: Always return a batch axis, also for one sample.
+
+    Returns:
+        A float32 map in [0, 1] of the seed's spatial shape; a batch of maps
+        for a batch of seeds (or `keep_batch_axis`).
+
+    Raises:
+        ValueError: For `max_n` outside `[1, channels]`, `batch_size < 1`, a
+            modifier given, or the errors of `visualize_cam`.
+        TypeError: For arguments of the wrong type.
+    """
+    common.check_count(max_n, "max_n", 1, allow_none=True, hint=" (None: every channel)")
+    common.check_count(batch_size, "batch_size", 1)
+    for name, value in [("backprop_modifier", backprop_modifier), ("grad_modifier", grad_modifier)]:
+        if value is not None:
+            raise ValueError(
+                f"Score-CAM uses forward passes only: `{name}` must be None. Received: {name}={value!r}"
+            )
+    penultimate = find_penultimate_layer(model, layer_idx, penultimate_layer_idx)
+    inputs = common.model_inputs(model)
+    losses = [(ActivationMaximization(get_layer(model, layer_idx), filter_indices), -1)]
+    seeds = common.prepare_seeds(seed_input, inputs, keep_batch_axis)
+    wrt_tensor = output_of(penultimate)
+    grid = InputGrid(
+        seeds.batches, penultimate, len(wrt_tensor.shape), f"penultimate_layer_idx={penultimate_layer_idx!r}"
+    )
+    channels = wrt_tensor.shape[feature_channel_axis(penultimate, len(wrt_tensor.shape))]
+    if max_n is not None and channels is not None and max_n > channels:
+        raise ValueError(
+            f"`max_n` must be at most the {channels} channels of layer '{penultimate.name}'. "
+            f"Received: max_n={max_n!r}"
+        )
+    values = channels_last(engine.evaluate(inputs, losses, seeds.batches, wrt_tensor).wrt_value, penultimate)
+    weights = score_weights(
+        inputs, losses, seeds.batches, values, grid, selected_channels(values, max_n), batch_size
+    )
+    return finish(seeds, weighted_maps(weights, values), grid)
+
+
+def selected_channels(values: np.ndarray, max_n: int | None) -> np.ndarray:
+    """Per seed, the channels Score-CAM scores: all, or the `max_n` of largest spatial variance.
+
+    Returns:
+        Indices of shape `(batch, n)`, largest variance first (ties by channel order).
+    """
+    count, channels = values.shape[0], values.shape[-1]
+    if max_n is None:
+        return np.tile(np.arange(channels), (count, 1))
+    variance = np.var(values.reshape(count, -1, channels), axis=1)
+    return np.argsort(-variance, axis=1, kind="stable")[:, :max_n]
+
+
+def score_weights(inputs, losses, batches, values, grid, selected, batch_size) -> np.ndarray:
+    """The weight `S(x * mask_k)` of every selected channel (0 for the others), `(batch, 1.., channels)`.
+
+    Args:
+        inputs: The model's input Keras tensors.
+        losses: `(Loss, weight)` pairs; their weighted sum is the score.
+        batches: The seeds, one batch per input.
+        values: The feature maps, channels last.
+        grid: Where the maps land on the input (`InputGrid`).
+        selected: The channels to score per seed (`selected_channels`).
+        batch_size: Masked seeds per forward pass.
+    """
+    pairs = [(seed, channel) for seed in range(len(selected)) for channel in selected[seed]]
+    weights = np.zeros((values.shape[0], values.shape[-1]))
+    for start in range(0, len(pairs), batch_size):
+        seeds, channels = (np.array(column) for column in zip(*pairs[start : start + batch_size]))
+        masks = common.normalize_each(resize(values[seeds, ..., channels], grid.shape))
+        chunk = [batch[seeds] for batch in batches]
+        target = chunk[grid.index]
+        chunk[grid.index] = (target * grid.expand(masks)).astype(target.dtype)
+        weights[seeds, channels] = engine.evaluate(inputs, losses, chunk).overall_loss
+    return weights.reshape(values.shape[0], *(1,) * (values.ndim - 2), values.shape[-1])
