@@ -220,3 +220,27 @@ def test_a_two_device_mirrored_strategy_gives_the_single_device_maps():
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2
     assert max(result["diffs"]) < 1e-5, result
+
+
+def test_predicted_on_a_convolution_is_its_most_active_channel(model):
+    from vis.streaming import predicted
+
+    x = _varied(6)
+    conv = model.get_layer("conv")
+    activations = keras.Model(model.inputs, conv.output)(x).numpy().mean(axis=(1, 2))
+    np.testing.assert_array_equal(predicted(model, conv, x), np.argmax(activations, axis=-1))
+    maps = np.concatenate(list(vis.stream("saliency", model, "conv", "predicted", x, batch_size=4, verbose=0)))
+    for i, channel in enumerate(np.argmax(activations, axis=-1)):
+        np.testing.assert_allclose(maps[i], visualize_saliency(model, "conv", int(channel), x[i]), atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["gradcam++", "layercam", "guided_gradcam"])
+def test_per_sample_classes_of_the_cam_family_equal_per_sample_calls(model, method):
+    from vis.visualization import methods
+
+    x, y = _varied(5), np.array([2, 0, 1, 2, 0])
+    function = methods.get(method)
+    assert function.per_sample
+    joint = function(model, -1, PerSample(y), x)
+    for i in range(5):
+        np.testing.assert_allclose(joint[i], function(model, -1, int(y[i]), x[i]), atol=1e-6)

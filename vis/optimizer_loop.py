@@ -47,7 +47,8 @@ class Loop:
         casted = [tf.cast(x, dtype) for x, dtype in zip(xs, self.dtypes)]
         stacked, overall, grads, wrt = self.program.gradients(casted, args, weights)
         grads = [_normalized(tf.cast(g, tf.float32), self.norm_grads) for g in _listed(grads)]
-        return xs, weights[:, None] * stacked, overall, grads, _listed(wrt)
+        wrt = [casted[k] for k in self.updated] if self.updated else _listed(wrt)  # The inputs' values.
+        return xs, weights[:, None] * stacked, overall, grads, wrt
 
     def _update(self, xs, grads, caches, best_xs, best_loss, overall, seed, i):
         """The RMSProp step, the modifiers' `post` and best-input tracking."""

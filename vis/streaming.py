@@ -22,7 +22,7 @@ import numpy as np
 
 from vis.losses import PerSample
 from vis.streaming_data import NpyWriter, batches_of, count_of
-from vis.utils.layers import get_layer
+from vis.utils.layers import get_layer, per_filter
 from vis.visualization import common, methods
 
 _TARGETS = ("label", "predicted")
@@ -127,14 +127,14 @@ def _targets(filter_indices, model, layer, images, labels):
 
 
 def predicted(model, layer, images: np.ndarray) -> np.ndarray:
-    """The top unit of `layer`'s output for each image (one forward pass through the engine)."""
+    """The most active filter of `layer` for each image: its top class, or for a convolution the
+    channel of largest mean activation (one forward pass through the engine)."""
     from vis import engine
     from vis.losses import ActivationMaximization
 
     loss = ActivationMaximization(layer, 0)
     values = engine.evaluate(common.model_inputs(model), [(loss, 1)], images, wrt_tensor=layer.output)
-    scores = np.asarray(values.wrt_value).reshape(len(images), -1)
-    return np.argmax(scores, axis=-1)
+    return np.argmax(per_filter(layer, values.wrt_value), axis=-1)
 
 
 def apply_batch(method, model, layer, targets, images, kwargs) -> np.ndarray:

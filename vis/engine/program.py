@@ -92,9 +92,8 @@ class Program:
         seeds = [tf.convert_to_tensor(s) for s in seeds]
         outputs, records = self.plan.run(seeds, args)
         _, stacked, overall = _weighted(outputs, weights, tf.shape(seeds[0])[0])
-        if self.wrt_inputs is None:
-            return stacked, overall, records[0][0]
-        return stacked, overall, [seeds[i] for i in self.wrt_inputs]
+        # The inputs' values are the caller's own seeds: not copied back from the device.
+        return stacked, overall, records[0][0] if self.wrt_inputs is None else []
 
     def gradients(self, seeds: list, args: list, weights):
         """Computes losses and gradients on tensors (traceable; used compiled).
@@ -131,7 +130,7 @@ class Program:
         if self.wrt_inputs is None:
             return stacked, overall, tf.add_n([g for g in grads if g is not None]), targets[0]
         grads = [tf.zeros_like(t) if g is None else g for g, t in zip(grads, targets)]
-        return stacked, overall, grads, targets
+        return stacked, overall, grads, []
 
     def _fail(self, index: int) -> ValueError:
         """Returns the error for loss `index`, naming the layer that stops its gradient.
@@ -211,6 +210,9 @@ class Program:
         else:
             stacked, overall, grads, wrt = results
         named = [(name, values) for name, values in zip(self.loss_names, stacked.numpy())]
+        if self.wrt_inputs is not None:
+            given = [np.asarray(seeds[i]) for i in self.wrt_inputs]
+            return EngineResult(named, overall.numpy(), _numpy(grads), given[0] if len(given) == 1 else given)
         return EngineResult(named, overall.numpy(), _numpy(grads), _numpy(wrt))
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from vis import engine
 from vis.losses import ActivationMaximization, PerSample
-from vis.utils.layers import channel_axis, get_layer
+from vis.utils.layers import get_layer, per_filter
 from vis.visualization import common, methods
 
 PREDICTED = "predicted"
@@ -162,15 +162,6 @@ class Target:
         if method.per_sample:
             return [(PerSample(classes), everything)]
         return [(int(c), np.flatnonzero(classes == c)) for c in np.unique(classes)]
-
-
-def per_filter(layer, output: np.ndarray) -> np.ndarray:
-    """Averages a layer's output over its spatial axes: `(batch, filters)`."""
-    output = np.asarray(output, dtype="float64")
-    axis = channel_axis(layer, output.ndim)
-    spatial = tuple(a for a in range(1, output.ndim) if a != axis)
-    per = output.mean(axis=spatial) if spatial else output
-    return per if per.ndim == 2 else per.reshape(len(per), -1)
 
 
 def method_maps(method, model, layer_idx, calls: list, batch: np.ndarray, **kwargs) -> np.ndarray:

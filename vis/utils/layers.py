@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 
 import keras
+import numpy as np
 
 
 def channel_axis(layer, ndim: int) -> int:
@@ -18,6 +19,15 @@ def channel_axis(layer, ndim: int) -> int:
         return ndim - 1
     data_format = getattr(layer, "data_format", None) or keras.config.image_data_format()
     return 1 if data_format == "channels_first" else ndim - 1
+
+
+def per_filter(layer, output) -> np.ndarray:
+    """Averages a layer's output over its spatial axes: one value per filter, `(batch, filters)`."""
+    output = np.asarray(output, dtype="float64")
+    axis = channel_axis(layer, output.ndim)
+    spatial = tuple(a for a in range(1, output.ndim) if a != axis)
+    per = output.mean(axis=spatial) if spatial else output
+    return per if per.ndim == 2 else per.reshape(len(per), -1)
 
 
 def check_model(model) -> None:
