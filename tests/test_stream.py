@@ -229,7 +229,9 @@ def test_predicted_on_a_convolution_is_its_most_active_channel(model):
     conv = model.get_layer("conv")
     activations = keras.Model(model.inputs, conv.output)(x).numpy().mean(axis=(1, 2))
     np.testing.assert_array_equal(predicted(model, conv, x), np.argmax(activations, axis=-1))
-    maps = np.concatenate(list(vis.stream("saliency", model, "conv", "predicted", x, batch_size=4, verbose=0)))
+    maps = np.concatenate(
+        list(vis.stream("saliency", model, "conv", "predicted", x, batch_size=4, verbose=0))
+    )
     for i, channel in enumerate(np.argmax(activations, axis=-1)):
         np.testing.assert_allclose(maps[i], visualize_saliency(model, "conv", int(channel), x[i]), atol=1e-6)
 
