@@ -61,18 +61,28 @@ def read(paths: list[str], shape: tuple, scale: float, command: str) -> tuple[li
 
 
 def attention(args, model, layer_index: int, shape: tuple) -> list[str]:
-    """Writes the saliency or grad-CAM overlay and map of each image; returns the written paths.
+    """Writes the overlay and map of each image; returns the written paths.
+
+    One batch runs eagerly (nothing is compiled for a single call); more
+    batches compile in the background after the first (see `vis.engine.compiling`).
 
     Raises:
         ValueError: If no image could be read.
     """
+    from vis.engine import compiling
+
+    paths = expand(args.images)
+    with compiling.policy("eager" if len(paths) <= args.batch_size else "auto"):
+        return _attention(args, model, layer_index, shape, paths)
+
+
+def _attention(args, model, layer_index: int, shape: tuple, paths: list[str]) -> list[str]:
     import keras
 
     from vis.cli import output_layer_index, save_overlay
     from vis.streaming import apply_batch, predicted
     from vis.streaming_data import NpyWriter
 
-    paths = expand(args.images)
     function, kwargs = method_of(args)
     layer = model.layers[layer_index]
     bar = keras.utils.Progbar(len(paths), verbose=1 if len(paths) > _SHOWN else 0, unit_name="image")

@@ -48,10 +48,10 @@ class Lazy:
     way. One map thus costs what a hand-written eager gradient tape costs, a
     loop of maps what the compiled floor costs, plus one eager call.
 
-    `vis.engine.compiling.background(False)` (as a context manager) makes
-    calls compile at once instead, as before: the command line does that
-    when it has only one batch to draw, so that it does not wait at exit for
-    a compile it will not use.
+    `vis.engine.compiling.policy(...)` (a context manager) changes this for
+    the calls inside it: `'compiled'` compiles at the first call, `'eager'`
+    never compiles. The command line uses `'eager'` when it has one batch to
+    draw, so that it does not wait at exit for a compile it will not use.
 
     Args:
         method: The traceable method (tensors in, tensors out).
@@ -74,13 +74,13 @@ class Lazy:
         return self._ready.is_set()
 
     def __call__(self, *args):
-        if self._ready.is_set() or not _BACKGROUND[-1]:
+        if self._ready.is_set() or _POLICY[-1] == "compiled":
             return self.compiled(*args)
+        if _POLICY[-1] == "eager":
+            return self.method(*args)
         if self._thread is not None:
             self.wait()
             return self.compiled(*args) if self._ready.is_set() else self.method(*args)
-        if _START[0] == "before":
-            self._start(args)
         result = self.method(*args)
         self._start(args)
         return result
@@ -110,15 +110,22 @@ class Lazy:
         return self.compiled.experimental_get_tracing_count()
 
 
-_BACKGROUND = [True]
-_START = ["after"]  # When the first call starts the background compile: "before" or "after" its eager run.
+_POLICIES = ("auto", "compiled", "eager")
+_POLICY = ["auto"]
 
 
 @contextlib.contextmanager
-def background(enabled: bool):
-    """Within the block, first calls compile in the background (True, the default) or at once (False)."""
-    _BACKGROUND.append(bool(enabled))
+def policy(name: str):
+    """Within the block, programs run `'auto'` (eager first, compiled in the background, the
+    default), `'compiled'` (compiled at the first call) or `'eager'` (never compiled).
+
+    Raises:
+        ValueError: For another name.
+    """
+    if name not in _POLICIES:
+        raise ValueError(f"`policy` must be one of {_POLICIES}. Received: policy={name!r}")
+    _POLICY.append(name)
     try:
         yield
     finally:
-        _BACKGROUND.pop()
+        _POLICY.pop()

@@ -1,0 +1,59 @@
+"""First calls run eagerly while the compiled function is made in the background; results agree."""
+
+import numpy as np
+import pytest
+
+from tests.models import small_cnn
+from vis import engine
+from vis.engine import compiling
+from vis.losses import ActivationMaximization
+from vis.visualization import visualize_cam, visualize_saliency
+
+SEEDS = np.random.default_rng(0).uniform(size=(3, 28, 28, 3)).astype("float32")
+
+
+def _program(model):
+    return next(iter(engine._cache_of(model.inputs[0]._keras_history.operation).values()))
+
+
+@pytest.mark.parametrize("wrt", ["input", "conv"])
+def test_the_eager_first_call_equals_the_compiled_calls(wrt):
+    model = small_cnn()
+    losses = [(ActivationMaximization(model.get_layer("preds"), 2), -1)]
+    target = None if wrt == "input" else model.get_layer("conv").output
+    first = engine.compute(model.inputs, losses, SEEDS, wrt_tensor=target)
+    program = _program(model)
+    assert program.compiled.experimental_get_tracing_count() <= 1  # The first call did not wait for a trace.
+    program.wait()
+    assert program.lazy_gradients.ready and program.compiled.experimental_get_tracing_count() == 1
+    for _ in range(3):
+        later = engine.compute(model.inputs, losses, SEEDS, wrt_tensor=target)
+        np.testing.assert_allclose(later.grads, first.grads, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(later.overall_loss, first.overall_loss, rtol=1e-6)
+        np.testing.assert_allclose(later.wrt_value, first.wrt_value, rtol=1e-6)
+    assert program.compiled.experimental_get_tracing_count() == 1
+    forward = engine.evaluate(model.inputs, losses, SEEDS, wrt_tensor=target)
+    np.testing.assert_allclose(forward.overall_loss, first.overall_loss, rtol=1e-6)
+
+
+def test_a_second_call_during_the_compile_runs_compiled():
+    model = small_cnn()
+    visualize_saliency(model, -1, 0, SEEDS[0])
+    program = _program(model)
+    visualize_saliency(model, -1, 1, SEEDS[0])  # Waits for the background compile, then runs it.
+    assert program.lazy_gradients.ready
+
+
+def test_policies_eager_and_compiled():
+    eager_model, compiled_model = small_cnn(), small_cnn()
+    with compiling.policy("eager"):
+        maps = [visualize_cam(eager_model, -1, c, SEEDS) for c in range(3)]
+    program = _program(eager_model)
+    assert program.compiled.experimental_get_tracing_count() == 0 and not program.lazy_gradients.ready
+    with compiling.policy("compiled"):
+        compiled = [visualize_cam(compiled_model, -1, c, SEEDS) for c in range(3)]
+    assert _program(compiled_model).compiled.experimental_get_tracing_count() == 1
+    for a, b in zip(maps, compiled):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    with pytest.raises(ValueError, match="Received: policy='lazy'"), compiling.policy("lazy"):
+        pass
