@@ -76,7 +76,7 @@ def prepare_seed(
             f"`{argument}` must hold at least one sample. Received: {argument} with shape {array.shape}"
         )
     batch = batch.astype(keras.backend.standardize_dtype(input_tensor.dtype), copy=True)
-    if not np.all(np.isfinite(batch)):
+    if batch.size and not (np.isfinite(batch.min()) and np.isfinite(batch.max())):  # NaN propagates.
         raise ValueError(
             f"`{argument}` contains NaN or inf values. Received: {argument} with shape {array.shape}"
         )
@@ -186,8 +186,16 @@ def reduce_channels(grads: np.ndarray, keepdims: bool) -> np.ndarray:
     """
     if keepdims or grads.ndim < 3:
         return grads
-    axis = 1 if keras.config.image_data_format() == "channels_first" else -1
-    return np.max(grads, axis=axis)
+    axis = 1 if keras.config.image_data_format() == "channels_first" else grads.ndim - 1
+    if grads.shape[axis] > 16:
+        return np.max(grads, axis=axis)
+    # A few channels (RGB): an elementwise maximum is several times faster than numpy's reduction
+    # over a short last axis, and gives the same values.
+    channels = np.moveaxis(grads, axis, 0)
+    result = channels[0].copy()
+    for channel in channels[1:]:
+        np.maximum(result, channel, out=result)
+    return result
 
 
 def normalize_each(maps: np.ndarray) -> np.ndarray:
