@@ -41,6 +41,7 @@ RE_EXPORTED = {
     "vis.utils.images": "vis.utils.utils",
     "vis.utils.colors": "vis.utils.utils",
     "vis.utils.modifications": "vis.utils.utils",
+    "vis.losses_base": "vis.losses",
 }
 
 RUNNABLE = "<!-- runnable -->"

@@ -20,45 +20,8 @@ from collections.abc import Hashable, Sequence
 import keras
 import numpy as np
 
+from vis.losses_base import Loss
 from vis.utils.layers import channel_axis
-
-
-class Loss:
-    """Base class for losses given to the engine as `(loss, weight)` pairs.
-
-    Subclasses set `name` and implement `build_loss()`. Written the keras-vis
-    way, a subclass may set `self.name` and store Keras tensors in its
-    `__init__` without calling `super().__init__()`: every attribute the
-    engine reads has a class-level default.
-    """
-
-    name = "Unnamed Loss"
-    runtime_placeholders: tuple | list = ()
-
-    def __init__(self) -> None:
-        self.runtime_placeholders = []
-
-    def __str__(self) -> str:
-        return self.name
-
-    def build_loss(self):
-        """Returns the loss as a symbolic expression over Keras tensors.
-
-        Returns:
-            A Keras tensor: a scalar, or one value per sample (batch axis first).
-        """
-        raise NotImplementedError()
-
-    def get_runtime_args(self) -> list[np.ndarray]:
-        """Returns the values fed to `runtime_placeholders`, in order."""
-        return []
-
-    def cache_key(self) -> Hashable | None:
-        """Returns a key shared by losses that build the same expression.
-
-        `None` (the default) means the expression belongs to this object alone.
-        """
-        return None
 
 
 class PerSample:
@@ -184,10 +147,7 @@ def check_filter_indices(filter_indices, num_filters: int, layer=None) -> list[i
     return result
 
 
-def __getattr__(name: str):
-    # `from vis.losses import RegressionTarget` (keras-vis 0.2-0.4) without a circular import.
-    if name == "RegressionTarget":
-        from vis.regression import RegressionTarget
+# keras-vis 0.2 to 0.4.1 users import `RegressionTarget` from here.
+from vis.regression import RegressionTarget  # noqa: E402
 
-        return RegressionTarget
-    raise AttributeError(f"module 'vis.losses' has no attribute {name!r}")
+__all__ = ["ActivationMaximization", "Loss", "PerSample", "RegressionTarget", "check_filter_indices"]

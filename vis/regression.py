@@ -25,7 +25,7 @@ from collections.abc import Hashable, Sequence
 import keras
 import numpy as np
 
-from vis.losses import Loss
+from vis.losses_base import Loss
 
 _DEFAULT_THRESHOLD = 0.05  # keras-vis's `RegressionTarget(threshold=0.05)`.
 

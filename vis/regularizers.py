@@ -14,7 +14,7 @@ import numbers
 import keras
 import numpy as np
 
-from vis.losses import Loss
+from vis.losses_base import Loss
 
 
 def normalize(input_tensor, output_tensor):
