@@ -9,10 +9,10 @@ import numpy as np
 from tests.zoo import references as refs
 
 ATOL = 1e-4  # float32 maps of small models: vis's compiled graph and an eager tape agree to about 1e-7
-# Deep ReLU networks (keras.applications): TensorFlow's own compiled and eager gradients of a ResNet50
-# differ by about 3% (rounding flips a few ReLU gates), so their maps, like float16 maps, are compared
+# Float16 maps, and maps of deep ReLU networks (keras.applications: TensorFlow's own compiled and
+# eager gradients of a ResNet50 differ by about 3%, rounding flips a few ReLU gates), are compared
 # by correlation, with a bound on the largest difference.
-MIN_CORRELATION = 0.999
+MIN_CORRELATION = {"mixed": 0.999, "deep": 0.995}
 LOOSE_ATOL = 0.1
 DEEP = 60  # layers
 
@@ -28,6 +28,7 @@ class Context:
         self.k1, self.k2 = 1 % self.classes, 2 % self.classes
         self.mixed = "mixed" in entry["flags"]
         self.loose = self.mixed or entry["layers"] > DEEP
+        self.min_correlation = MIN_CORRELATION["deep" if entry["layers"] > DEEP else "mixed"]
         self.single = len(entry["inputs"]) == 1
         self.seed = self.seeds(seed=0)
         self._cache: dict = {}
@@ -107,9 +108,9 @@ def check_map(got, expected, ctx: Context, what: str = "map") -> str:
     diff = float(np.abs(got.astype("float64") - expected).max()) if got.size else 0.0
     if ctx.loose and np.ptp(expected) > 0 and np.ptp(got) > 0:
         correlation = float(np.corrcoef(got.ravel(), expected.ravel())[0, 1])
-        if correlation < MIN_CORRELATION or diff > LOOSE_ATOL:
+        if correlation < ctx.min_correlation or diff > LOOSE_ATOL:
             raise AssertionError(
-                f"{what}: correlation {correlation:.4f} (min {MIN_CORRELATION}), max |vis - "
+                f"{what}: correlation {correlation:.4f} (min {ctx.min_correlation}), max |vis - "
                 f"reference| {diff:.3g} (max {LOOSE_ATOL})"
             )
         return f"{what}: correlation {correlation:.5f}, max|diff| {diff:.1e}"

@@ -184,3 +184,67 @@ def layer_scores(model, seeds: list, layer) -> np.ndarray:
         output = tf.cast(got[id(layer)], tf.float32)
         axes = list(range(1, output.shape.rank - 1))
         return (tf.reduce_mean(output, axis=axes) if axes else output).numpy()
+
+
+def _regularizers(x, image: bool):
+    """keras-vis's `LPNorm(p=6)` and `TotalVariation(beta=2)` of each sample, divided by its size."""
+    size = float(np.prod(x.shape[1:]))
+    axes = list(range(1, x.shape.rank))
+    scale = tf.stop_gradient(tf.reduce_max(tf.abs(x), axis=axes, keepdims=True))
+    scale = tf.where(scale > 0, scale, tf.ones_like(scale))
+    lp = tf.reshape(scale, [-1]) * tf.reduce_sum((tf.abs(x) / scale) ** 6, axis=axes) ** (1 / 6) / size
+    if not image or x.shape.rank < 3:
+        return lp, tf.zeros_like(lp)
+    spatial = range(1, x.shape.rank - 1)
+
+    def crop(shifted=None):
+        return x[
+            tuple([slice(None)] + [slice(1, None) if a == shifted else slice(None, -1) for a in spatial])
+        ]
+
+    squared = sum(tf.square(crop(a) - crop()) for a in spatial)
+    return lp, tf.reduce_sum(squared, axis=axes) / size
+
+
+def deprocess(x, input_range) -> np.ndarray:
+    """keras-vis's `deprocess_input`: standardised to std 0.1 around 0.5, clipped, scaled to the range."""
+    x = np.asarray(x, "float32").copy()
+    x = (x - x.mean()) / (x.std() + keras.config.epsilon()) * 0.1 + 0.5
+    low, high = input_range
+    return (high - low) * np.clip(x, 0, 1) + low
+
+
+def activation_maximization(
+    model, seeds: list, layer, index: int, input_range, steps=10, weights=(1, 10, 10)
+):
+    """keras-vis's `Optimizer.minimize` written out: the inputs after `steps` RMSProp steps.
+
+    The overall loss is `-w0 S + w1 LPNorm + w2 TV` (regularizers on the first
+    input); each step normalises the gradient by its RMS, takes keras-vis's
+    RMSProp step (decay 0.95, no learning rate) and, as keras-vis did, keeps
+    the input after the step whose pre-step loss was the lowest. Returns the
+    kept inputs (one per input, batch axis included) through `deprocess`.
+    """
+    eps = keras.config.epsilon()
+    xs = [tf.convert_to_tensor(np.asarray(s, "float32")) for s in seeds]
+    caches = [tf.zeros_like(x) for x in xs]
+    best, best_loss = list(xs), tf.fill([xs[0].shape[0]], np.inf)
+    for _ in range(steps):
+        got: dict = {}
+        with tf.GradientTape() as tape, _patched(layer, "call", _recorder(layer, tape, got)):
+            for x in xs:
+                tape.watch(x)
+            model(xs if len(xs) > 1 else xs[0], training=False)
+            lp, tv = _regularizers(xs[0], image=True)
+            overall = -weights[0] * score(got[id(layer)], index) + weights[1] * lp + weights[2] * tv
+        grads = tape.gradient(overall, xs)
+        better = overall < best_loss
+        best_loss = tf.where(better, overall, best_loss)
+        for i, (x, g) in enumerate(zip(xs, grads)):
+            axes = list(range(1, g.shape.rank))
+            g = g / (tf.sqrt(tf.reduce_mean(tf.square(g), axis=axes, keepdims=True)) + eps)
+            caches[i] = 0.95 * caches[i] + 0.05 * tf.square(g)
+            xs[i] = x - g / tf.sqrt(caches[i] + eps)
+            mask = tf.reshape(better, [-1] + [1] * (x.shape.rank - 1))
+            best[i] = tf.where(mask, xs[i], best[i])
+    return [np.stack([deprocess(b, input_range) for b in np.asarray(x)]) for x in best]
