@@ -112,11 +112,16 @@ CLI_CELLS = ["cli_saliency", "cli_cam", "cli_activation"]
 
 # Cost tiers, from CPU seconds measured here (2 cores): a trace of a whole keras.applications
 # network costs 1-9 s, each function traces it again, and one gradient through ConvNeXtTiny takes
-# about 10 s on these CPUs. The default run must stay near 40 s of wall time, so without
-# VIS_ZOO_FULL=1 the FULL_ONLY models are not even built (the two transfer-learning models that stay
-# cover a nested MobileNetV2 and a nested VGG16), and SLOW_CLI models skip the `vis` command cells.
+# about 10 s on these CPUs. To keep the default run near 40 s of wall time, without VIS_ZOO_FULL=1
+# the FULL_ONLY models are not even built (the two transfer-learning models that stay cover a
+# nested MobileNetV2 and a nested VGG16), and the SLOW cells of a model are left out (activation
+# maximization: a while-loop trace plus ten eager reference steps through the base, about 6 s
+# each on MobileNetV2; the `vis` command cells: about 10 s for a MobileNetV2 transfer model).
 FULL_ONLY = {"convnext_tiny", "densenet121", "efficientnetb0", "resnet50", "mobilenetv2", "transfer_h5"}
-SLOW_CLI = {"transfer_functional"}
+SLOW = {
+    "transfer_functional": {"activation_output", "activation_mid", *CLI_CELLS},
+    "transfer_sequential": {"activation_output", "activation_mid"},
+}
 
 
 def applies(cell: str, flags) -> bool:
@@ -153,7 +158,7 @@ def skipped_for_speed(model_id: str, cell: str, full: bool) -> bool:
     """Whether a cell is left out of a default (not full) run to keep the zoo fast."""
     if full:
         return False
-    return model_id in FULL_ONLY or (model_id in SLOW_CLI and cell in CLI_CELLS)
+    return model_id in FULL_ONLY or cell in SLOW.get(model_id, ())
 
 
 def active_ids(full: bool) -> list[str]:
