@@ -46,22 +46,27 @@ def _app(constructor, mid: str, input_range=(0.0, 1.0), **kwargs):
 
 
 def resnet50():
+    """keras.applications.ResNet50, random weights, calibrated BatchNorm statistics."""
     return _app(A.ResNet50, "conv2_block1_1_conv")
 
 
 def mobilenetv2():
+    """keras.applications.MobileNetV2 (alpha 0.35): ReLU6, no plain ReLU."""
     return _app(A.MobileNetV2, "block_1_expand", alpha=0.35)
 
 
 def efficientnetb0():
+    """keras.applications.EfficientNetB0: Rescaling and Normalization inside, swish."""
     return _app(A.EfficientNetB0, "block2a_expand_conv", input_range=(0.0, 255.0))
 
 
 def densenet121():
+    """keras.applications.DenseNet121: 429 layers, Concatenate."""
     return _app(A.DenseNet121, "conv2_block1_1_conv")
 
 
 def convnext_tiny():
+    """keras.applications.ConvNeXtTiny: LayerScale, operators, nested Sequentials, gelu."""
     return _app(A.ConvNeXtTiny, "convnext_tiny_stage_0_block_0_depthwise_conv", input_range=(0.0, 255.0))
 
 

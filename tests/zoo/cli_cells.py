@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import tempfile
+import time
 
 import keras
 import numpy as np
@@ -47,13 +47,11 @@ def _written(folder: str, stem: str, shape: tuple) -> np.ndarray:
 
 
 def run_commands(entry: dict, outdir: str) -> dict:
-    """Runs the three commands; returns `{cell: (callable giving the detail, seconds)}` results to check."""
-    import time
-
+    """Runs the three commands; returns where they wrote and `{cell: (error or None, seconds)}`."""
     path = os.path.join(outdir, entry["file"])
     shape = tuple(entry["inputs"][0]["shape"])
     image = os.path.join(outdir, "gray.png" if shape[-1] == 1 else "rgb.png")
-    folder = tempfile.mkdtemp(prefix=f"cli_{entry['id']}_")
+    folder = os.path.join(outdir, "cli", entry["id"])
     commands = {
         "cli_saliency": ["saliency", path, image, "--layer", entry["layer"], "--class", "1", "--out", folder],
         "cli_cam": ["cam", path, image, "--layer", entry["layer"], "--class", "1", "--out", folder],

@@ -183,9 +183,14 @@ def entry(model_id: str, model, info: dict) -> dict:
     expected = set(declared) - {"mixed"}  # Declared only: the dtype policy is not a graph property.
     if measured != expected:
         raise AssertionError(f"{model_id}: declared flags {sorted(expected)}, measured {sorted(measured)}")
+    builder = MODELS[model_id][1]
     return {
         "id": model_id,
         "file": file,
+        "format": os.path.splitext(file)[1][1:],
+        "kind": builder.__name__,
+        "class": type(model).__name__,
+        "description": (builder.__doc__ or "").strip().splitlines()[0] if builder.__doc__ else "",
         "flags": sorted(declared),
         **described,
         "cells": cells_for(model_id),

@@ -116,10 +116,11 @@ def run_entry(entry: dict, outdir: str, full: bool = False, cli: bool = False) -
     start = time.perf_counter()
     try:
         model, seconds = _load(path)
-    except Exception as error:  # noqa: BLE001
-        return {
-            "load": {"ok": False, "detail": describe_error(error), "seconds": time.perf_counter() - start}
-        }
+    except Exception as error:  # noqa: BLE001 - reported as the load cell; the others cannot run
+        failed = {"ok": False, "detail": "the model did not load", "seconds": 0.0}
+        results = {cell: dict(failed) for cell in [*_api_cells(entry, full), "model_unchanged"]}
+        load = {"ok": False, "detail": describe_error(error), "seconds": time.perf_counter() - start}
+        return {"load": load, **results}
     load = {"ok": True, "detail": f"loaded in {seconds:.2f} s; {origin}", "seconds": round(seconds, 3)}
     return {"load": load, **run_api(model, entry, full)}
 
@@ -131,8 +132,13 @@ def _run_cli(entry: dict, outdir: str, origin: str) -> dict:
         if error is not None:
             results[name] = {"ok": False, "detail": describe_error(error), "seconds": round(seconds, 3)}
             continue
-        if ctx is None:
-            ctx = Context(cli_cells.load_after(run), entry)
+        if ctx is None:  # The command ran first in this process; now load the file for the references.
+            try:
+                ctx = Context(cli_cells.load_after(run), entry)
+            except Exception as error:  # noqa: BLE001 - reported on the cell
+                detail = f"loading the model for the reference: {describe_error(error)}"
+                results[name] = {"ok": False, "detail": detail, "seconds": round(seconds, 3)}
+                continue
         result = timed(cli_cells.CHECKS[name], ctx, run)
         result["seconds"] = round(result["seconds"] + seconds, 3)
         results[name] = result
