@@ -55,6 +55,7 @@ def _unguided(model, layer, filter_indices, seed, backprop_modifier=None, **kwar
         ("saliency", _wrong_class),
         ("saliency", _flipped),
         ("saliency_second_call", _wrong_class),
+        ("saliency_mid", _wrong_class),
         ("guided", _unguided),
         ("rectified", _unguided),
         ("batch_of_three", _flipped),

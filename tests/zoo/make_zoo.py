@@ -88,6 +88,7 @@ CELLS = [
     "load",
     "saliency",
     "saliency_second_call",
+    "saliency_mid",
     "guided",
     "rectified",
     "grad_cam",

@@ -18,6 +18,7 @@ from tests.zoo.pool import Zoo, run_zoo
 
 SHORT = {
     "saliency_second_call": "sal2",
+    "saliency_mid": "sal_mid",
     "augmentation_deterministic": "aug_det",
     "text_wrt_embedding": "text_emb",
     "apply_modifications": "apply_mod",
