@@ -141,10 +141,17 @@ def applies(cell: str, flags) -> bool:
         "augmentation_deterministic": "random" in flags,
         "multi_input_dict": "multi_input" in flags,
         "multi_input_wrt": "multi_input" in flags,
-        **{cell: "image" in flags for cell in CLI_CELLS},
+        **{c: "image" in flags for c in CLI_CELLS},
         **{
             c: gradient_input
-            for c in ["saliency", "saliency_second_call", "guided", "rectified", "activation_mid"]
+            for c in [
+                "saliency",
+                "saliency_second_call",
+                "saliency_mid",
+                "guided",
+                "rectified",
+                "activation_mid",
+            ]
         },
     }
     return rules.get(cell, True)
