@@ -90,8 +90,8 @@ def check_cam(ctx: Context, run: dict) -> str:
 
 def check_activation(ctx: Context, run: dict) -> str:
     shape = tuple(ctx.entry["inputs"][0]["shape"])
-    _written(run["folder"], f"activation_{ctx.entry['last_layer']}_0", shape)
-    return f"activation_{ctx.entry['last_layer']}_0.png/.npy written"
+    _written(run["folder"], f"activation_{ctx.entry['first_output_layer']}_0", shape)
+    return f"activation_{ctx.entry['first_output_layer']}_0.png/.npy written"
 
 
 def _is_softmax(layer) -> bool:

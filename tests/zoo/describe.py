@@ -33,11 +33,23 @@ def flat_paths(model, prefix: str = "") -> list[tuple[str, object]]:
     return found
 
 
-def is_plain_relu(layer) -> bool:
-    """A ReLU that guided backprop modifies: `activation='relu'`, `Activation('relu')`, plain `ReLU()`."""
+def rectifier_bound(layer):
+    """What guided backprop modifies: None for a ReLU, its upper bound for a ReLU6, False otherwise.
+
+    ReLUs: `activation='relu'`, `Activation('relu')`, plain `ReLU()`; ReLU6s: `activation='relu6'`,
+    `ReLU(max_value=m)` (MobileNet's). Leaky or thresholded ReLUs are not modified.
+    """
     if isinstance(layer, keras.layers.ReLU):
-        return layer.max_value is None and not layer.negative_slope and not layer.threshold
-    return getattr(getattr(layer, "activation", None), "__name__", "") == "relu"
+        if layer.negative_slope or layer.threshold:
+            return False
+        return None if layer.max_value is None else float(layer.max_value)
+    name = getattr(getattr(layer, "activation", None), "__name__", "")
+    return {"relu": None, "relu6": 6.0}.get(name, False)
+
+
+def is_plain_relu(layer) -> bool:
+    """A rectifier guided backprop modifies (a ReLU or a ReLU6, see `rectifier_bound`)."""
+    return rectifier_bound(layer) is not False
 
 
 def is_softmax(layer) -> bool:
@@ -100,6 +112,8 @@ def describe(model, info: dict) -> dict:
         "batch_size": model.inputs[0].shape[0],
         "layer": layer.name,
         "last_layer": model.layers[-1].name,
+        # The `vis` command's default layer: the one that makes the model's first output.
+        "first_output_layer": model.outputs[0]._keras_history[0].name,
         "classes": int(layer.output.shape[-1]),
         "mid_layer": info["mid_layer"],
         "cam_layer": info["cam_layer"] or auto,

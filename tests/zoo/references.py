@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 from scipy import ndimage
 
-from tests.zoo.describe import all_layers, is_plain_relu
+from tests.zoo.describe import all_layers, rectifier_bound
 
 
 def find(model, path: str):
@@ -56,14 +56,22 @@ def _recorder(layer, tape, got: dict):
     return call
 
 
-def _gated_relu(rectified: bool):
+def _gated_relu(rectified: bool, bound=None):
+    """A ReLU (a ReLU6 clipped at `bound`) whose gradient passes where dy > 0 (and, guided, the unit
+    is active: 0 < x < bound)."""
+
     @tf.custom_gradient
     def relu(x):
         def grad(dy):
             gate = tf.cast(dy > 0, dy.dtype)
-            return dy * gate if rectified else dy * gate * tf.cast(x > 0, dy.dtype)
+            if rectified:
+                return dy * gate
+            active = tf.cast(x > 0, dy.dtype)
+            if bound is not None:
+                active = active * tf.cast(x < bound, dy.dtype)
+            return dy * gate * active
 
-        return tf.nn.relu(x), grad
+        return (tf.nn.relu(x) if bound is None else tf.clip_by_value(x, 0.0, bound)), grad
 
     return relu
 
@@ -71,12 +79,15 @@ def _gated_relu(rectified: bool):
 def _relu_patches(model, modifier: str | None) -> list:
     if modifier is None:
         return []
-    relu = _gated_relu(modifier == "rectified")
     patches = []
     for layer in all_layers(model):
-        if isinstance(layer, keras.layers.ReLU) and is_plain_relu(layer):
+        bound = rectifier_bound(layer)
+        if bound is False:
+            continue
+        relu = _gated_relu(modifier == "rectified", bound)
+        if isinstance(layer, keras.layers.ReLU):
             patches.append(_patched(layer, "call", lambda inputs, *a, _relu=relu, **k: _relu(inputs)))
-        elif is_plain_relu(layer):
+        else:
             patches.append(_patched(layer, "activation", relu))
     return patches
 
