@@ -10,12 +10,16 @@ Three questions, three modules:
   randomised? `randomization_test` (low correlation is good: a map that survives
   randomisation shows the image, not the model).
 
+And for Integrated Gradients, `vis.metrics.completeness`: do the attributions add
+up to the change of the score between the baseline and the seed?
+
 Every result is a numpy array with the batch axis first, also for one seed.
 Maps can come from any method in `vis.visualization.methods` or be your own
 arrays. Every model evaluation is a batched forward call of
 `vis.engine.evaluate`; the user's model is never changed.
 """
 
+from vis.metrics.completeness import completeness
 from vis.metrics.localization import pointing_game
 from vis.metrics.perturbation import (
     area_under_curve,
@@ -28,6 +32,7 @@ from vis.metrics.randomization import randomization_test, randomized_layers, ran
 
 __all__ = [
     "area_under_curve",
+    "completeness",
     "deletion",
     "deletion_curves",
     "insertion",
