@@ -40,6 +40,7 @@ INTERNAL = {
 RE_EXPORTED = {
     "vis.utils.images": "vis.utils.utils",
     "vis.utils.colors": "vis.utils.utils",
+    "vis.utils.data_format": "vis.utils.utils",
     "vis.utils.modifications": "vis.utils.utils",
     "vis.losses_base": "vis.losses",
 }

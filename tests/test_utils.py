@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from vis.utils import images, utils
+from vis.utils import data_format, images, utils
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
@@ -90,8 +90,10 @@ def test_find_layer_idx_found_and_error_names_layer():
 
 def test_image_helpers_are_reexported():
     names = ("deprocess_input", "stitch_images", "load_img", "draw_text", "bgr2rgb", "normalize")
-    for name in names + ("get_img_shape", "slicer"):
+    for name in names:
         assert getattr(utils, name) is getattr(images, name)
+    for name in ("get_img_shape", "slicer"):
+        assert getattr(utils, name) is getattr(data_format, name)
 
 
 def _deprocess_reference(x, low, high):

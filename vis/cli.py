@@ -21,6 +21,8 @@ import argparse
 import os
 import sys
 
+from vis.cli_images import load_image, save_overlay  # noqa: F401  (re-exported: `vis.cli.load_image`)
+
 _ASSUMPTIONS = (
     "Assumes an image model with one channels-last input (height, width, 1 or 3). Images are read with "
     "Pillow, converted to grayscale or RGB to match the input's channels, resized to its size (with a "
@@ -217,43 +219,6 @@ def linear_head(model, layer_index: int):
     print(f"note: layer '{layer.name}' ends in softmax; visualizing its logits (softmax swapped for linear)")
     layer.activation = keras.activations.linear
     return apply_modifications(model)
-
-
-def load_image(path: str, shape: tuple[int, int, int], scale: float, quiet: bool = False):
-    """Returns `(original_rgb_uint8, model_input_float32)` for one image file.
-
-    Raises:
-        FileNotFoundError: If the file does not exist.
-        ValueError: If it is not a readable image.
-    """
-    import numpy as np
-
-    from vis.utils.utils import load_img
-
-    original = load_img(path)
-    height, width, channels = shape
-    if original.shape[:2] != (height, width) and not quiet:
-        print(
-            f"note: {path} is {original.shape[1]}x{original.shape[0]} pixels; resized to the model's "
-            f"{width}x{height} input (maps are resized back for the overlay)"
-        )
-    pixels = load_img(path, grayscale=channels == 1, target_size=(height, width))
-    pixels = pixels[..., None] if channels == 1 else pixels
-    return original, (pixels.astype("float32") * np.float32(scale))
-
-
-def save_overlay(heatmap, original, path: str) -> None:
-    """Writes `heatmap` (a [0, 1] map) resized to `original`'s size, jet-coloured and blended onto it."""
-    import numpy as np
-    from PIL import Image
-
-    from vis.utils.colors import colorize
-    from vis.visualization import overlay
-
-    height, width = original.shape[:2]
-    resized = Image.fromarray(np.asarray(heatmap, dtype="float32"), mode="F")
-    resized = np.clip(np.asarray(resized.resize((width, height), Image.Resampling.BILINEAR)), 0.0, 1.0)
-    Image.fromarray(overlay(original, colorize(resized), alpha=0.5)).save(path)
 
 
 def _activation(args, model, layer_index: int) -> list[str]:

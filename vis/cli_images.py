@@ -18,6 +18,40 @@ import numpy as np
 _SHOWN = 20  # Up to this many images, each one's predicted class is printed.
 
 
+def load_image(path: str, shape: tuple[int, int, int], scale: float, quiet: bool = False):
+    """Returns `(original_rgb_uint8, model_input_float32)` for one image file.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If it is not a readable image.
+    """
+    from vis.utils.utils import load_img
+
+    original = load_img(path)
+    height, width, channels = shape
+    if original.shape[:2] != (height, width) and not quiet:
+        print(
+            f"note: {path} is {original.shape[1]}x{original.shape[0]} pixels; resized to the model's "
+            f"{width}x{height} input (maps are resized back for the overlay)"
+        )
+    pixels = load_img(path, grayscale=channels == 1, target_size=(height, width))
+    pixels = pixels[..., None] if channels == 1 else pixels
+    return original, (pixels.astype("float32") * np.float32(scale))
+
+
+def save_overlay(heatmap, original, path: str) -> None:
+    """Writes `heatmap` (a [0, 1] map) resized to `original`'s size, jet-coloured and blended onto it."""
+    from PIL import Image
+
+    from vis.utils.colors import colorize
+    from vis.visualization import overlay
+
+    height, width = original.shape[:2]
+    resized = Image.fromarray(np.asarray(heatmap, dtype="float32"), mode="F")
+    resized = np.clip(np.asarray(resized.resize((width, height), Image.Resampling.BILINEAR)), 0.0, 1.0)
+    Image.fromarray(overlay(original, colorize(resized), alpha=0.5)).save(path)
+
+
 def expand(specs: list[str]) -> list[str]:
     """The image files that the command's IMAGE arguments name: files, folders (their files) and globs.
 
@@ -45,7 +79,6 @@ def expand(specs: list[str]) -> list[str]:
 
 def read(paths: list[str], shape: tuple, scale: float, command: str) -> tuple[list, list, np.ndarray | None]:
     """Reads images; returns `(kept paths, originals, model inputs)`; unreadable files are skipped."""
-    from vis.cli import load_image
 
     kept, originals, pixels = [], [], []
     for path in paths:
@@ -79,7 +112,7 @@ def attention(args, model, layer_index: int, shape: tuple) -> list[str]:
 def _attention(args, model, layer_index: int, shape: tuple, paths: list[str]) -> list[str]:
     import keras
 
-    from vis.cli import output_layer_index, save_overlay
+    from vis.cli import output_layer_index
     from vis.streaming import apply_batch, predicted
     from vis.streaming_data import NpyWriter
 

@@ -25,10 +25,10 @@ import inspect
 import math
 import numbers
 
-import keras
 import numpy as np
 import tensorflow as tf
 
+from vis.utils.data_format import affine_transform, spatial_axes
 from vis.utils.utils import listify
 
 
@@ -162,7 +162,7 @@ class Rotate(InputModifier):
         cos, sin = tf.cos(angle), tf.sin(angle)
         return _like(
             inp,
-            _transform(
+            affine_transform(
                 tf.convert_to_tensor(inp),
                 lambda cx, cy: [cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy],
             ),
@@ -196,48 +196,11 @@ class Scale(InputModifier):
         zero = tf.zeros(())
         return _like(
             inp,
-            _transform(
+            affine_transform(
                 tf.convert_to_tensor(inp),
                 lambda cx, cy: [inverse, zero, cx - inverse * cx, zero, inverse, cy - inverse * cy],
             ),
         )
-
-
-def spatial_axes(rank: int) -> list[int]:
-    """Returns the spatial axes of a batch of images of `rank`, for the data format.
-
-    Raises:
-        ValueError: If `rank` < 3 (no spatial axis besides batch and channels).
-    """
-    if rank is None or rank < 3:
-        raise ValueError(
-            "Input modifiers need a batch of images `(samples, image_dims..., channels)`. "
-            f"Received: an input of rank {rank}"
-        )
-    if keras.config.image_data_format() == "channels_first":
-        return list(range(2, rank))
-    return list(range(1, rank - 1))
-
-
-def _transform(x, params):
-    """Applies the affine map `params(cx, cy)` (output pixel -> input pixel) to 2D images."""
-    if x.shape.rank != 4:
-        raise ValueError(f"Rotate and Scale need a batch of 2D images (rank 4). Received: shape {x.shape}")
-    channels_first = keras.config.image_data_format() == "channels_first"
-    images = tf.transpose(x, (0, 2, 3, 1)) if channels_first else x
-    size = tf.shape(images)[1:3]
-    cy, cx = [tf.cast(size[k] - 1, tf.float32) / 2.0 for k in (0, 1)]
-    row = tf.cast(tf.stack(params(cx, cy) + [tf.zeros(()), tf.zeros(())]), tf.float32)
-    out = tf.raw_ops.ImageProjectiveTransformV3(
-        images=images,
-        transforms=row[None],
-        output_shape=size,
-        fill_value=tf.zeros((), images.dtype),
-        interpolation="BILINEAR",
-        fill_mode="REFLECT",
-    )
-    out = tf.transpose(out, (0, 3, 1, 2)) if channels_first else out
-    return tf.ensure_shape(out, x.shape)
 
 
 def _seed(seed):

@@ -1,7 +1,8 @@
 """Image helpers of keras-vis `vis.utils.utils`, re-exported from there.
 
-Array helpers (deprocessing, stitching, loading, text, normalisation) and the
-data-format helpers `get_img_shape` and `slicer`. None modifies its input.
+Array helpers: deprocessing, stitching, loading, text, normalisation (the
+data-format helpers `get_img_shape` and `slicer` are in `vis.utils.data_format`).
+None modifies its input.
 """
 
 from __future__ import annotations
@@ -251,57 +252,11 @@ def normalize(array, min_value: float = 0.0, max_value: float = 1.0) -> np.ndarr
     return ((max_value - min_value) * scaled + min_value).astype(array.dtype, copy=False)
 
 
-def get_img_shape(img) -> tuple:
-    """Returns the shape of a batch of images in `(samples, channels, dims...)` order.
-
-    Args:
-        img: A numpy array, tensor or KerasTensor with a batch axis, laid out as
-            `keras.config.image_data_format()` says.
-
-    Returns:
-        A tuple `(samples, channels, dims...)` (unknown sizes are None).
-
-    Raises:
-        TypeError: If `img` has no shape.
-        ValueError: If `img` has fewer than 2 dimensions.
-    """
-    if not hasattr(img, "shape"):
-        raise TypeError(f"`img` must be an array or tensor. Received: img of type {type(img).__name__}")
-    shape = img.shape
-    shape = tuple(shape.as_list()) if hasattr(shape, "as_list") else tuple(shape)
-    if len(shape) < 2:
-        raise ValueError(f"`img` must have a batch axis and a channel axis. Received: img.shape={shape}")
-    if keras.config.image_data_format() == "channels_last":
-        shape = (shape[0], shape[-1]) + shape[1:-1]
-    return shape
-
-
-class _ImageDataFormatSlicer:
-    """Turns an index written in channels-first order into one for the configured data format."""
-
-    def __getitem__(self, item_slice):
-        """Moves the channel index (position 1) last when the data format is channels_last."""
-        item_slice = item_slice if isinstance(item_slice, tuple) else (item_slice,)
-        if keras.config.image_data_format() == "channels_first" or len(item_slice) < 2:
-            return item_slice
-        return (item_slice[0],) + item_slice[2:] + (item_slice[1],)
-
-
-slicer = _ImageDataFormatSlicer()
-"""Index images in `(samples, channels, dims...)` order whatever the data format.
-
-Example: `layer_output[utils.slicer[:, filter_idx, :, :]]` is
-`layer_output[:, :, :, filter_idx]` with channels_last. With an ellipsis,
-`utils.slicer[:, filter_idx, ...]` works for any number of image dims.
-"""
-
 __all__ = [
     "bgr2rgb",
     "deprocess_input",
     "draw_text",
-    "get_img_shape",
     "load_img",
     "normalize",
-    "slicer",
     "stitch_images",
 ]

@@ -1,7 +1,8 @@
 """General helpers of keras-vis `vis.utils.utils`, for Keras 3.
 
-The image helpers live in `vis.utils.images` and are re-exported here, so
-`from vis.utils import utils; utils.load_img(...)` keeps working.
+The image helpers live in `vis.utils.images` and `vis.utils.data_format` and
+are re-exported here, so `from vis.utils import utils; utils.load_img(...)`
+keeps working.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import keras
 import numpy as np
 
 from vis.utils.colors import colorize as colorize
+from vis.utils.data_format import get_img_shape as get_img_shape
+from vis.utils.data_format import slicer as slicer
 from vis.utils.images import bgr2rgb as bgr2rgb
 from vis.utils.images import deprocess_input as deprocess_input
 from vis.utils.images import draw_text as draw_text
-from vis.utils.images import get_img_shape as get_img_shape
 from vis.utils.images import load_img as load_img
 from vis.utils.images import normalize as normalize
-from vis.utils.images import slicer as slicer
 from vis.utils.images import stitch_images as stitch_images
 from vis.utils.modifications import apply_modifications as apply_modifications
 
