@@ -3,8 +3,9 @@
 `Optimizer.minimize` follows keras-vis step by step: input modifiers' `pre`,
 the gradients of the weighted losses (normalised by their root mean square
 per sample when `norm_grads`), the grad modifier, the callbacks, an RMSProp
-step on the input, the modifiers' `post` in reverse order, keeping the
-input with the lowest overall loss.
+step on the input, the modifiers' `post` in reverse order. As in keras-vis,
+the input kept as the best is the one produced by the step whose overall loss
+(measured on that step's input, before the update) was the lowest.
 
 The loop runs compiled. Without callbacks or a grad modifier (and with
 modifiers written in TensorFlow ops, as the built-in ones are), all steps

@@ -113,7 +113,7 @@ def _normalized(grads, norm_grads: bool):
 
 
 def track(xs, overall, best_xs, best_loss) -> tuple:
-    """Keeps, per sample, the inputs whose overall loss is the lowest so far."""
+    """Keeps, per sample, the updated inputs of the step whose loss `overall` (before it) is lowest."""
     better = overall < best_loss
 
     def pick(x, best):
