@@ -162,7 +162,7 @@ def is_engine_modifier(modifier) -> bool:
     return isinstance(modifier, _ReluPolicy)
 
 
-def get(identifier):
+def get(identifier) -> Callable:
     """Returns a backprop modifier by name ('guided', 'rectified', 'relu', 'deconv').
 
     Args:

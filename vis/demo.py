@@ -26,7 +26,7 @@ FIGURES = [
 ACTIVATION_STEPS = 150  # With a light total-variation prior (the keras-vis weights wash 28x28 inputs out).
 
 
-def load_demo_data():
+def load_demo_data() -> tuple:
     """Returns the shipped model and digits.
 
     Returns:

@@ -39,7 +39,7 @@ def stream(
     strategy=None,
     verbose: int = 1,
     **method_kwargs,
-):
+) -> Iterator[np.ndarray] | str:
     """Computes the maps of every image of a data set, batch by batch.
 
     Args:

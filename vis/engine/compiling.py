@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterator
 
 import tensorflow as tf
 
@@ -115,7 +116,7 @@ _POLICY = ["auto"]
 
 
 @contextlib.contextmanager
-def policy(name: str):
+def policy(name: str) -> Iterator[None]:
     """Within the block, programs run `'auto'` (eager first, compiled in the background, the
     default), `'compiled'` (compiled at the first call) or `'eager'` (never compiled).
 

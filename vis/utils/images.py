@@ -176,7 +176,9 @@ def _font_file(font: str, font_size: int):
         return ImageFont.load_default(size=font_size)
 
 
-def draw_text(img, text, position=(10, 10), font="FreeSans.ttf", font_size: int = 14, color=(0, 0, 0)):
+def draw_text(
+    img, text, position=(10, 10), font="FreeSans.ttf", font_size: int = 14, color=(0, 0, 0)
+) -> np.ndarray:
     """Draws `text` over an image with Pillow.
 
     Args:

@@ -73,7 +73,7 @@ def _all_paths(model, prefix: str = "") -> list[str]:
     return paths
 
 
-def get_layer(model, layer_idx, argument: str = "layer_idx"):
+def get_layer(model, layer_idx, argument: str = "layer_idx") -> keras.layers.Layer:
     """Returns the layer `layer_idx` names: an index, a name, a `'nested/inner'` path or a layer object.
 
     One lookup for every `layer_idx` and `penultimate_layer_idx`:

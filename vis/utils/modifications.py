@@ -118,7 +118,7 @@ def _fresh_inputs(model):
     )
 
 
-def apply_modifications(model, custom_objects=None):
+def apply_modifications(model, custom_objects=None) -> keras.Model:
     """Rebuilds `model` so that changes made to its layers' attributes take effect.
 
     Setting e.g. `model.layers[-1].activation = keras.activations.linear` does not

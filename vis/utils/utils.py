@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import keras
 import numpy as np
@@ -80,7 +80,7 @@ def add_defaults_to_kwargs(defaults: dict, **kwargs) -> dict:
     return merged
 
 
-def get_identifier(identifier, module_globals: dict, module_name: str):
+def get_identifier(identifier, module_globals: dict, module_name: str) -> Callable:
     """Looks up the callable named `identifier` in a module's globals.
 
     Args:

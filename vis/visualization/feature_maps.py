@@ -45,7 +45,7 @@ def _is_conv_or_pool(layer) -> bool:
     return isinstance(layer, _SPATIAL_TYPES)
 
 
-def find_penultimate_layer(model, layer_idx: int | str, penultimate_layer_idx=None):
+def find_penultimate_layer(model, layer_idx: int | str, penultimate_layer_idx=None) -> keras.layers.Layer:
     """Returns the layer whose feature maps the CAM methods weigh (keras-vis's `_find_penultimate_layer`).
 
     Args:
