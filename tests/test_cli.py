@@ -355,3 +355,8 @@ def test_a_folder_of_only_unreadable_files_is_an_error(capsys, tiny_model_file, 
     (folder / "a.png").write_text("no")
     err = _error(capsys, ["saliency", tiny_model_file, str(folder), "--out", str(tmp_path / "out")])
     assert "none of the 1 image files could be read" in err
+    assert not (tmp_path / "out").exists()  # No empty output folder is left behind.
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    _error(capsys, ["saliency", tiny_model_file, str(folder), "--out", str(kept)])
+    assert kept.is_dir()  # A folder that was there before stays.

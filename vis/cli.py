@@ -21,7 +21,7 @@ import argparse
 import os
 import sys
 
-from vis.cli_images import load_image, save_overlay  # noqa: F401  (re-exported: `vis.cli.load_image`)
+from vis.cli_images import CAM_METHODS, cam_method, load_image, save_overlay  # noqa: F401  (re-exported)
 
 _ASSUMPTIONS = (
     "Assumes an image model with one channels-last input (height, width, 1 or 3). Images are read with "
@@ -29,24 +29,6 @@ _ASSUMPTIONS = (
     "note) and multiplied by --scale (default 1/255: pixels in [0, 1]). Writes, per image, an overlay PNG "
     "of the image's original size and the raw map as .npy."
 )
-
-
-CAM_METHODS = ("gradcam", "gradcam++", "layercam", "scorecam")
-
-
-def cam_method(name: str):
-    """The map function of a `vis cam --method` name.
-
-    Raises:
-        ValueError: For a name that is not one of `CAM_METHODS`.
-    """
-    if name not in CAM_METHODS:
-        raise ValueError(
-            f"unknown --method {name!r}: use one of {', '.join(CAM_METHODS)}. Received: method={name!r}"
-        )
-    from vis.visualization import methods
-
-    return methods.get(name)
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser, images: bool, backprop: bool = True) -> None:
@@ -265,11 +247,17 @@ def run_model_command(args: argparse.Namespace) -> None:
     shape = input_shape(model)
     if getattr(args, "method", None) != "scorecam":  # Score-CAM weighs by the probabilities of a softmax.
         model = linear_head(model, layer_index)
+    created = not os.path.isdir(args.out)
     os.makedirs(args.out, exist_ok=True)
-    if args.command == "activation":
-        written = _activation(args, model, layer_index)
-    else:
-        written = cli_images.attention(args, model, layer_index, shape)
+    try:
+        if args.command == "activation":
+            written = _activation(args, model, layer_index)
+        else:
+            written = cli_images.attention(args, model, layer_index, shape)
+    except Exception:
+        if created and not os.listdir(args.out):
+            os.rmdir(args.out)  # A failed run leaves no empty folder behind.
+        raise
     print(f"Wrote {len(written)} files to {os.path.abspath(args.out)}")
 
 

@@ -4,7 +4,8 @@ Images are read with Pillow, resized to the model's input and run through the
 map method `--batch-size` at a time; each image gets an overlay PNG of its own
 size and its map as `.npy` (or all maps in one stacked `.npy` with `--stack`).
 A file that cannot be read is skipped with a warning naming it, and counted at
-the end: the other images are all written.
+the end: the other images are all written. The map method is `--method`'s
+function for `vis cam` (`cam_method`), `--smooth` SmoothGrad for `vis saliency`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,24 @@ import sys
 import numpy as np
 
 _SHOWN = 20  # Up to this many images, each one's predicted class is printed.
+
+
+CAM_METHODS = ("gradcam", "gradcam++", "layercam", "scorecam")
+
+
+def cam_method(name: str):
+    """The map function of a `vis cam --method` name.
+
+    Raises:
+        ValueError: For a name that is not one of `CAM_METHODS`.
+    """
+    if name not in CAM_METHODS:
+        raise ValueError(
+            f"unknown --method {name!r}: use one of {', '.join(CAM_METHODS)}. Received: method={name!r}"
+        )
+    from vis.visualization import methods
+
+    return methods.get(name)
 
 
 def load_image(path: str, shape: tuple[int, int, int], scale: float, quiet: bool = False):
@@ -163,7 +182,6 @@ def _attention(args, model, layer_index: int, shape: tuple, paths: list[str]) ->
 
 def method_of(args):
     """The map method (`vis.visualization.methods`) and its keywords for the command's options."""
-    from vis.cli import cam_method
     from vis.visualization import methods
 
     if args.command == "saliency":
