@@ -274,6 +274,12 @@ CASES = [
     ("max-n", _score_cam(max_n=0), ValueError, r"`max_n` must be an int >= 1.*Received: max_n=0"),
     ("max-n-channels", _score_cam(max_n=99), ValueError, r"at most the 4 channels.*Received: max_n=99"),
     (
+        "score-cam-integer-input",
+        lambda m: visualize_score_cam(_token_model(), -1, 0, np.arange(12) % 7),
+        ValueError,
+        r"cannot be scaled.*visualize_cam.*Received: seed_input for an input of dtype int32",
+    ),
+    (
         "score-cam-modifier",
         _score_cam(backprop_modifier="guided"),
         ValueError,
@@ -302,6 +308,12 @@ def _text_model():
     tokens = keras.Input((5,), dtype="int32")
     x = layers.GlobalAveragePooling1D()(layers.Embedding(10, 3, name="embedding")(tokens))
     return keras.Model(tokens, layers.Dense(2)(x))
+
+
+def _token_model():
+    tokens = keras.Input((12,), dtype="int32")
+    x = layers.Conv1D(4, 3, activation="relu")(layers.Embedding(10, 3)(tokens))
+    return keras.Model(tokens, layers.Dense(2)(layers.GlobalAveragePooling1D()(x)))
 
 
 @pytest.fixture(scope="module")

@@ -94,6 +94,7 @@ def visualize_score_cam(
     grid = InputGrid(
         seeds.batches, penultimate, len(wrt_tensor.shape), f"penultimate_layer_idx={penultimate_layer_idx!r}"
     )
+    _check_maskable(inputs[grid.index])
     channels = wrt_tensor.shape[feature_channel_axis(penultimate, len(wrt_tensor.shape))]
     if max_n is not None and channels is not None and max_n > channels:
         raise ValueError(
@@ -105,6 +106,18 @@ def visualize_score_cam(
         inputs, losses, seeds.batches, values, grid, selected_channels(values, max_n), batch_size
     )
     return finish(seeds, weighted_maps(weights, values), grid)
+
+
+def _check_maskable(tensor) -> None:
+    """Score-CAM multiplies the input by masks: token ids and categories cannot be masked."""
+    dtype = str(getattr(tensor.dtype, "name", tensor.dtype))
+    if "float" not in dtype:
+        raise ValueError(
+            f"Score-CAM masks the input with feature maps, but input '{tensor.name}' holds {dtype} values "
+            "(token ids, categories), which cannot be scaled. Use visualize_cam or visualize_layer_cam: "
+            "they weigh the feature maps by gradients instead. "
+            f"Received: seed_input for an input of dtype {dtype}"
+        )
 
 
 def selected_channels(values: np.ndarray, max_n: int | None) -> np.ndarray:
