@@ -10,7 +10,7 @@ the process today).
 import numpy as np
 import pytest
 
-from tests.zoo import cells, cells_more, make_zoo, run_model
+from tests.zoo import cells, cells_methods, cells_more, make_zoo, run_model
 from tests.zoo.context import Context
 from vis.utils.utils import deprocess_input
 from vis.visualization import visualize_cam, visualize_saliency
@@ -29,7 +29,20 @@ def _run(cell, ctx):
 
 
 @pytest.mark.parametrize(
-    "cell", ["saliency", "guided", "rectified", "grad_cam", "activation_mid", "legacy_api"]
+    "cell",
+    [
+        "saliency",
+        "guided",
+        "rectified",
+        "grad_cam",
+        "activation_mid",
+        "legacy_api",
+        "smoothgrad",
+        "integrated_gradients",
+        "cam_family",
+        "score_cam",
+        "guided_cam",
+    ],
 )
 def test_cells_pass_with_the_real_functions(ctx, cell):
     result = _run(cells.CELLS[cell], ctx)
@@ -117,3 +130,32 @@ def test_a_changed_model_fails(ctx):
     weights = model.get_weights()
     model.set_weights([w + 1e-3 for w in weights])
     assert not run_model.timed(run_model._unchanged, model, before, probe)["ok"]
+
+
+def _swapped(name: str, wrong):
+    """The vis function `name` of cells_methods, changed by `wrong(function, args, kwargs)`."""
+    real = getattr(cells_methods, name)
+    return name, lambda *args, **kwargs: wrong(real, args, kwargs)
+
+
+@pytest.mark.parametrize(
+    "cell, swap",
+    [
+        ("smoothgrad", _swapped("visualize_saliency", lambda f, a, k: f(*a, **{**k, "smooth_noise": 0.5}))),
+        (
+            "integrated_gradients",
+            _swapped("integrated_gradients", lambda f, a, k: f(*a, **{**k, "steps": 1})),
+        ),
+        ("cam_family", _swapped("visualize_layer_cam", lambda f, a, k: f(*a, **k) ** 2)),
+        ("cam_family", _swapped("visualize_cam_plus_plus", lambda f, a, k: visualize_cam(*a, **k))),
+        ("score_cam", _swapped("visualize_score_cam", lambda f, a, k: f(*a, **{**k, "max_n": 1}))),
+        (
+            "guided_cam",
+            _swapped("visualize_guided_cam", lambda f, a, k: f(*a, **{**k, "backprop_modifier": None})),
+        ),
+    ],
+)
+def test_a_wrong_map_of_the_new_methods_fails(ctx, monkeypatch, cell, swap):
+    name, wrong = swap
+    monkeypatch.setattr(cells_methods, name, wrong)
+    assert not _run(cells.CELLS[cell], ctx)["ok"]

@@ -26,6 +26,7 @@ import keras  # noqa: E402
 
 from tests.conftest import snapshot  # noqa: E402
 from tests.zoo import (  # noqa: E402
+    cells_methods,  # noqa: E402, F401 - registers its cells
     cells_more,  # noqa: E402, F401 - registers its cells
     cli_cells,
     make_zoo,

@@ -30,6 +30,11 @@ SHORT = {
     "batch_of_three": "batch3",
     "keep_batch_axis": "keep_batch",
     "model_unchanged": "unchanged",
+    "smoothgrad": "smooth",
+    "integrated_gradients": "ig",
+    "cam_family": "cam++_layercam",
+    "score_cam": "scorecam",
+    "guided_cam": "guided_cam",
 }
 
 
