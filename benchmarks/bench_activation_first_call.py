@@ -18,50 +18,25 @@ Run from the repository root: `python benchmarks/bench_activation_first_call.py 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from bench_common import report_child, spawn  # noqa: E402
+
 CLASS = 3
-MARK = "BENCH_RESULT "
 CANDIDATES = ["eager_20", "vis_20", "vis_200", "compiled_20", "compiled_200"]
 
 
 def eager_loop(model, class_index: int, steps: int):
-    """The loop of `bench_activation_maximization.hand_written`, run eagerly step by step."""
-    import numpy as np
+    """`bench_activation_maximization.optimize`, run eagerly step by step."""
     import tensorflow as tf
+    from bench_activation_maximization import optimize
 
-    n = float(np.prod(model.inputs[0].shape[1:]))
-
-    def loss_of(x):
-        act = -model(x, training=False)[:, class_index]
-        l6 = tf.reduce_max(tf.abs(x)) * tf.reduce_sum((tf.abs(x) / tf.reduce_max(tf.abs(x))) ** 6) ** (1 / 6)
-        dx = x[:, 1:, :-1] - x[:, :-1, :-1]
-        dy = x[:, :-1, 1:] - x[:, :-1, :-1]
-        return act[0] + 10 * l6 / n + 10 * tf.reduce_sum(dx**2 + dy**2) / n
-
-    def run(seed):
-        x = tf.constant(seed, tf.float32)
-        cache, best, best_loss = tf.zeros_like(x), x, tf.constant(np.inf)
-        for _ in range(steps):
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch(x)
-                loss = loss_of(x)
-            g = tape.gradient(loss, x)
-            g = g / (tf.sqrt(tf.reduce_mean(g**2)) + 1e-7)
-            cache = 0.95 * cache + 0.05 * g**2
-            x = x - g / tf.sqrt(cache + 1e-7)
-            best = tf.where(loss < best_loss, x, best)
-            best_loss = tf.minimum(loss, best_loss)
-        return best.numpy()
-
-    return run
+    run = optimize(model, class_index, steps)
+    return lambda seed: run(tf.constant(seed, tf.float32)).numpy()
 
 
 def child(name: str, size: int) -> dict:
@@ -92,17 +67,6 @@ def child(name: str, size: int) -> dict:
     return {"name": name, "steps": steps, "first": times[0], "second": times[1]}
 
 
-def spawn(name: str, size: int) -> dict:
-    """Runs one candidate in a fresh interpreter and returns its JSON."""
-    command = [sys.executable, os.path.abspath(__file__), "--child", name, "--size", str(size)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    lines = [line for line in done.stdout.splitlines() if line.startswith(MARK)]
-    if done.returncode != 0 or not lines:
-        sys.stderr.write(done.stderr[-3000:])
-        raise RuntimeError(f"child {name!r} failed with exit code {done.returncode}")
-    return json.loads(lines[-1][len(MARK) :])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -110,13 +74,13 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(MARK + json.dumps(child(args.child, args.size)), flush=True)
+        report_child(child(args.child, args.size))
         return
     results = {name: [] for name in CANDIDATES}
     start = time.perf_counter()
     for round_index in range(args.rounds):
         for name in CANDIDATES:
-            results[name].append(spawn(name, args.size))
+            results[name].append(spawn(os.path.abspath(__file__), name, "--size", str(args.size)))
         print(f"round {round_index + 1}/{args.rounds} done ({time.perf_counter() - start:.0f} s)", flush=True)
     med = {
         n: {k: statistics.median(r[k] for r in runs) for k in ("first", "second")}

@@ -50,8 +50,12 @@ def build_model(size: int) -> keras.Model:
     )
 
 
-def hand_written(model: keras.Model, class_index: int, steps: int):
-    """The whole optimization in one tf.function: the same losses and RMSProp step as vis."""
+def optimize(model: keras.Model, class_index: int, steps: int):
+    """The optimization written out: the same losses and RMSProp step as vis, as a function of `x`.
+
+    Plain TensorFlow ops (and `tf.range`), so it runs eagerly as it is and as
+    one `tf.while_loop` inside `tf.function`.
+    """
     n = float(np.prod(model.inputs[0].shape[1:]))
 
     def losses(x):
@@ -61,11 +65,10 @@ def hand_written(model: keras.Model, class_index: int, steps: int):
         dy = x[:, :-1, 1:] - x[:, :-1, :-1]
         return act[0] + 10 * l6 / n + 10 * tf.reduce_sum(dx**2 + dy**2) / n
 
-    @tf.function
     def run(x):
         cache, best, best_loss = tf.zeros_like(x), x, tf.constant(np.inf)
         for _ in tf.range(steps):
-            with tf.GradientTape() as tape:
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
                 tape.watch(x)
                 loss = losses(x)
             g = tape.gradient(loss, x)
@@ -76,6 +79,12 @@ def hand_written(model: keras.Model, class_index: int, steps: int):
             best_loss = tf.minimum(loss, best_loss)
         return best
 
+    return run
+
+
+def hand_written(model: keras.Model, class_index: int, steps: int):
+    """The whole optimization in one tf.function."""
+    run = tf.function(optimize(model, class_index, steps))
     return lambda seed: run(tf.constant(seed, tf.float32)).numpy()
 
 

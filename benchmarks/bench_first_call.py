@@ -34,15 +34,15 @@ import importlib.util
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from bench_common import report_child, spawn  # noqa: E402
+
 SIZE = 224
 CLASSES = [7, 42, 100, 281, 500, 817, 999]  # first call, second call, then the warm calls
-MARK = "BENCH_RESULT "
 SINGLE = [
     "eager_floor",
     "compiled_floor",
@@ -237,17 +237,6 @@ def available(names: list) -> list:
     return names
 
 
-def spawn(name: str, warm_calls: int) -> dict:
-    """Runs `name` in a fresh interpreter and returns the JSON it printed."""
-    command = [sys.executable, os.path.abspath(__file__), "--child", name, "--warm-calls", str(warm_calls)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    lines = [line for line in done.stdout.splitlines() if line.startswith(MARK)]
-    if done.returncode != 0 or not lines:
-        sys.stderr.write(done.stderr[-3000:])
-        raise RuntimeError(f"child {name!r} failed with exit code {done.returncode}")
-    return json.loads(lines[-1][len(MARK) :])
-
-
 def _fmt(value) -> str:
     return f"{value:8.3f}" if value is not None else "       -"
 
@@ -288,7 +277,7 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(MARK + json.dumps(child(args.child, args.warm_calls)), flush=True)
+        report_child(child(args.child, args.warm_calls))
         return
     names = args.only or SINGLE + ([] if args.no_loops else LOOPS)
     names = available(names)
@@ -297,7 +286,7 @@ def main() -> None:
     start = time.perf_counter()
     for round_index in range(args.rounds):
         for name in names:
-            results[name].append(spawn(name, args.warm_calls))
+            results[name].append(spawn(os.path.abspath(__file__), name, "--warm-calls", str(args.warm_calls)))
         print(f"round {round_index + 1}/{args.rounds} done ({time.perf_counter() - start:.0f} s)", flush=True)
     if args.save:
         with open(args.save, "w") as handle:

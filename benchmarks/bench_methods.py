@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import threading
@@ -37,6 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from bench_common import interleaved_medians  # noqa: E402
 
 from vis import visualization as vv  # noqa: E402
 
@@ -108,21 +108,6 @@ def _tf_keras_vis(name):
     return classes[name], CategoricalScore(CLASS)
 
 
-def _time(candidates: dict, seed, rounds: int) -> dict:
-    for run in candidates.values():  # warm-up: trace and compile
-        run(seed), run(seed)
-    times = {name: [] for name in candidates}
-    for _ in range(rounds):
-        for name, run in candidates.items():
-            start = time.perf_counter()
-            run(seed)
-            times[name].append(time.perf_counter() - start)
-    median = {name: statistics.median(values) for name, values in times.items()}
-    for name, value in median.items():
-        print(f"  {name:>22}: {value * 1000:9.1f} ms per map (median of {rounds})")
-    return median
-
-
 def _ratio(text, value, target, better="lower"):
     met = value <= target if better == "lower" else value >= target
     sign = "<=" if better == "lower" else ">="
@@ -140,7 +125,7 @@ def bench_smoothgrad(rounds):
     if other is not None:
         saliency = other[0](model, clone=False)
         candidates["tf-keras-vis"] = lambda s: saliency(other[1], s[None], smooth_samples=SAMPLES)
-    median = _time(candidates, seed, rounds)
+    median = interleaved_medians(candidates, seed, rounds)
     _ratio("vis / floor", median["vis"] / median["floor"], 1.2)
     if other is not None:
         _ratio("tf-keras-vis / vis", median["tf-keras-vis"] / median["vis"], 10, "higher")
@@ -153,7 +138,7 @@ def bench_ig(rounds):
         "floor": ig_floor(model),
         "vis": lambda s: vv.visualize_integrated_gradients(model, -1, CLASS, s, steps=STEPS),
     }
-    median = _time(candidates, seed, rounds)
+    median = interleaved_medians(candidates, seed, rounds)
     _ratio("vis / floor", median["vis"] / median["floor"], 1.2)
 
 
@@ -172,7 +157,7 @@ def bench_cam(rounds):
             candidates[f"tf-keras-vis {name}"] = lambda s, m=method, score=other[1]: m(
                 score, s[None], penultimate_layer="Conv_1"
             )
-    median = _time(candidates, seed, rounds)
+    median = interleaved_medians(candidates, seed, rounds)
     for label, key in [("grad-CAM++", "gradcam++"), ("LayerCAM", "layercam")]:
         _ratio(f"vis {label} / vis grad-CAM", median[f"vis {label}"] / median["vis grad-CAM"], 1.2)
         if found[key] is not None:

@@ -8,14 +8,13 @@ and the ratios. Calls are interleaved round by round so machine drift hits all e
 """
 
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from bench_common import interleaved_medians  # noqa: E402
 
 from vis.visualization import visualize_saliency  # noqa: E402
 
@@ -61,17 +60,7 @@ def main():
     other = make_tf_keras_vis(model)
     if other is not None:
         candidates["tf-keras-vis"] = other
-    for run in candidates.values():  # warm-up: trace and compile
-        run(seed), run(seed)
-    times = {name: [] for name in candidates}
-    for _ in range(ROUNDS):
-        for name, run in candidates.items():
-            start = time.perf_counter()
-            run(seed)
-            times[name].append(time.perf_counter() - start)
-    median = {name: statistics.median(values) for name, values in times.items()}
-    for name, value in median.items():
-        print(f"{name:>14}: {value * 1000:8.1f} ms per call (median of {ROUNDS})")
+    median = interleaved_medians(candidates, seed, ROUNDS, unit="call")
     print(f"vis / floor: {median['vis'] / median['floor']:.2f}x (target <= 1.2x)")
     if "tf-keras-vis" in median:
         print(f"tf-keras-vis / vis: {median['tf-keras-vis'] / median['vis']:.1f}x faster (target >= 5x)")
