@@ -180,3 +180,20 @@ def test_two_activation_maximization_losses_in_one_call():
     losses = [(ActivationMaximization(layer, 3), -1), (ActivationMaximization(layer, 5), 1)]
     result = engine.compute(model.inputs, losses, np.ones((2, 4), "float32"))
     np.testing.assert_allclose(result.grads, np.tile(w[:, 3] - w[:, 5], (2, 1)), rtol=1e-5)
+
+
+def test_token_inputs_have_forward_values_and_a_clear_gradient_error():
+    keras.utils.set_random_seed(2)
+    tokens = keras.Input((6,), dtype="int32")
+    x = layers.GlobalAveragePooling1D()(layers.Embedding(9, 4, name="embedding")(tokens))
+    model = keras.Model(tokens, layers.Dense(3, name="head")(x))
+    ids = np.array([[1, 2, 3, 4, 5, 6], [8, 0, 8, 0, 8, 0]], "int32")
+    loss = [(ActivationMaximization(model.get_layer("head"), [2]), -1)]
+    # A forward-only evaluation needs no gradient, so integer inputs are fine there...
+    values = engine.evaluate(model.inputs, loss, [ids]).overall_loss
+    np.testing.assert_allclose(values, model.predict(ids, verbose=0)[:, 2], rtol=1e-5, atol=1e-6)
+    # ...while a gradient with respect to them says what to take instead, on the same cached program.
+    with pytest.raises(ValueError, match=r"wrt_tensor=model.get_layer\('embedding'\).output"):
+        engine.compute(model.inputs, loss, [ids])
+    grads = engine.compute(model.inputs, loss, [ids], wrt_tensor=model.get_layer("embedding").output).grads
+    assert grads.shape == (2, 6, 4) and np.abs(grads).max() > 0

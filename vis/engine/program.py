@@ -63,7 +63,6 @@ class Program:
         self.placeholders = [p for loss in losses for p in (loss.runtime_placeholders or ())]
         self.wrt_inputs = _wrt_inputs(wrt_tensor, self.input_tensors)
         diagnostics.check_paths(self.loss_names, exprs, self.placeholders, self.wrt_inputs, wrt_tensor)
-        diagnostics.check_input_dtypes(exprs, self.input_tensors, self.wrt_inputs)
         record = [] if self.wrt_inputs is not None else [wrt_tensor]
         self.plan = Plan(self.input_tensors, exprs, self.placeholders, backprop_modifier, record)
         if self.wrt_inputs is None:
@@ -74,6 +73,7 @@ class Program:
         several = len(exprs) > 1 and self.wrt_inputs is not None
         self._probed = [i for i, e in enumerate(exprs) if several and diagnostics.depends_on_layers(e)]
         self._probes_passed = False
+        self._dtypes_checked = False  # Integer inputs fail only a gradient, checked at the first one.
         self.modifier_warning = diagnostics.modifier_warning(backprop_modifier, self.plan)
         # Keys built from id() stay valid only while these objects live.
         self._pinned = (list(losses), wrt_tensor, backprop_modifier)
@@ -201,6 +201,9 @@ class Program:
             warnings.warn(self.modifier_warning, UserWarning, stacklevel=4)
         args = [np.asarray(a) for loss in losses for a in loss.get_runtime_args()]
         _check_per_sample(args, self.placeholders, len(seeds[0]), losses)
+        if gradient and not self._dtypes_checked:
+            diagnostics.check_input_dtypes(self._exprs, self.input_tensors, self.wrt_inputs)
+            self._dtypes_checked = True
         function = self.lazy_gradients if gradient else self.lazy_values
         with self.reporting():
             results = dispatch.run(self, function, seeds, args, tf.constant(weights, tf.float32))
