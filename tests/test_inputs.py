@@ -116,9 +116,18 @@ def keras_loss(model):
 
 
 def test_cam_of_a_two_input_model_has_the_image_input_size():
+    from scipy import ndimage
+
     model = _two_inputs()
     cam = visualize_cam(model, -1, 0, SEEDS)
-    assert cam.shape == (9, 9) and np.isfinite(cam).all()
+    # Closed form: conv -> global average pooling -> dense, so dS/dA_k is W[k, 0] / 49 everywhere and the
+    # map is relu(sum_k W[k, 0] A_k) on the 7x7 grid, resized to the image's 9x9 and normalised.
+    conv = keras.Model(model.inputs[0], model.get_layer("conv").output)
+    activations = keras.ops.convert_to_numpy(conv(SEEDS[0][None]))[0].astype("float64")
+    weights = model.get_layer("out").get_weights()[0][:3, 0]  # the rows fed by the pooled conv features
+    expected = _normalized(ndimage.zoom(np.maximum(activations @ weights, 0), 9 / 7, order=1), (0, 1))
+    assert cam.shape == (9, 9) and np.ptp(expected) > 0  # a map, not a constant
+    np.testing.assert_allclose(cam, expected, atol=1e-5)
 
 
 class _Record(OptimizerCallback):
