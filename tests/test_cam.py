@@ -10,8 +10,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
 from tests.conftest import assert_unchanged, snapshot
+from vis import engine
 from vis.losses import ActivationMaximization
-from vis.visualization import visualize_cam, visualize_cam_with_losses
+from vis.visualization import visualize_cam, visualize_cam_with_losses, visualize_saliency
 from vis.visualization.cam import _find_penultimate_layer
 
 RNG = np.random.default_rng(3)
@@ -77,6 +78,17 @@ def test_closed_form_conv_gap_dense(input_shape, classes):
     cam = visualize_cam(model, -1, classes, seed)
     assert cam.shape == input_shape[:-1] and cam.dtype == np.float32
     np.testing.assert_allclose(cam, _expected_cam(model, seed, classes), atol=1e-5)
+
+
+def test_closed_form_holds_when_a_saliency_call_serves_the_grad_cam():
+    model = _gap_model((10, 12, 3), filters=4, classes=3)
+    seed = RNG.uniform(-1, 1, size=(10, 12, 3)).astype("float32")
+    visualize_saliency(model, -1, 0, seed)  # Its program also keeps the gradient at 'conv'.
+    for c in range(3):
+        expected = _expected_cam(model, seed, c)
+        np.testing.assert_allclose(visualize_cam(model, -1, c, seed), expected, atol=1e-5)
+    (program,) = engine._cache_of(model.inputs[0]._keras_history.operation).values()
+    assert program.served == 3
 
 
 def test_linear_conv_and_negate_grad_modifier():

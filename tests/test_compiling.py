@@ -57,3 +57,27 @@ def test_policies_eager_and_compiled():
         np.testing.assert_allclose(a, b, atol=1e-6)
     with pytest.raises(ValueError, match="Received: policy='lazy'"), compiling.policy("lazy"):
         pass
+
+
+@pytest.mark.parametrize("backprop_modifier", [None, "guided"])
+def test_grad_cam_after_saliency_shares_its_compile_and_equals_a_fresh_grad_cam(backprop_modifier):
+    served, fresh = small_cnn(), small_cnn()  # The same weights (one seed).
+    visualize_saliency(served, -1, 0, SEEDS, backprop_modifier=backprop_modifier)
+    (program,) = engine._cache_of(served.inputs[0]._keras_history.operation).values()
+    for c in range(3):
+        np.testing.assert_allclose(
+            visualize_cam(served, -1, c, SEEDS, backprop_modifier=backprop_modifier),
+            visualize_cam(fresh, -1, c, SEEDS, backprop_modifier=backprop_modifier),
+            atol=1e-6,
+        )
+    assert len(engine._cache_of(served.inputs[0]._keras_history.operation)) == 1  # No program of its own.
+    assert program.served == 3 * len(SEEDS) and program.compiled.experimental_get_tracing_count() == 1
+
+
+def test_a_saliency_program_that_never_compiles_serves_no_grad_cam():
+    model = small_cnn()
+    with compiling.policy("eager"):
+        visualize_saliency(model, -1, 0, SEEDS)
+        visualize_cam(model, -1, 0, SEEDS)
+    programs = engine._cache_of(model.inputs[0]._keras_history.operation)
+    assert len(programs) == 2 and all(p.served == 0 for p in programs.values())

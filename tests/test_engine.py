@@ -43,6 +43,36 @@ def test_gradient_wrt_intermediate_tensor_is_the_downstream_weights():
     np.testing.assert_allclose(result.wrt_value, x @ W1, rtol=1e-5)
 
 
+def test_an_input_program_serves_gradients_at_its_also_wrt_tensors(monkeypatch):
+    model = two_layer_linear(W1, W2)
+    x = RNG.normal(size=(2, 4)).astype("float32")
+    hidden = model.get_layer("hidden").output
+    saliency = engine.compute(model.inputs, _am(model, "out", 1), x, also_wrt=[hidden])
+    np.testing.assert_allclose(saliency.grads, np.tile(W1 @ W2[:, 1], (2, 1)), rtol=1e-5, atol=1e-6)
+    programs = engine._cache_of(model.inputs[0]._keras_history.operation)
+    (server,) = programs.values()
+    monkeypatch.setattr(engine, "SERVED_SAMPLES", 3)
+    for expected_programs, expected_served in [(1, 2), (2, 2)]:  # The second call exceeds the 3 samples.
+        result = engine.compute(model.inputs, _am(model, "out", 0), x, wrt_tensor=hidden)
+        np.testing.assert_allclose(result.grads, np.tile(W2[:, 0], (2, 1)), rtol=1e-6)
+        np.testing.assert_allclose(result.wrt_value, x @ W1, rtol=1e-5)
+        np.testing.assert_allclose(result.overall_loss, (x @ W1 @ W2)[:, 0], rtol=1e-5)
+        assert len(programs) == expected_programs and server.served == expected_served
+
+
+def test_other_losses_or_tensors_are_not_served():
+    model = two_layer_linear(W1, W2)
+    x = RNG.normal(size=(2, 4)).astype("float32")
+    hidden = model.get_layer("hidden").output
+    engine.compute(model.inputs, _am(model, "out", 1), x)  # Built without `also_wrt`: serves nothing.
+    programs = engine._cache_of(model.inputs[0]._keras_history.operation)
+    (plain,) = programs.values()
+    engine.compute(model.inputs, _am(model, "out", 1), x, also_wrt=[hidden])  # Exists: `also_wrt` ignored.
+    engine.compute(model.inputs, _am(model, "out", 0), x, wrt_tensor=hidden)
+    engine.compute(model.inputs, _am(model, "hidden", 2), x, wrt_tensor=hidden)
+    assert len(programs) == 3 and plain.served == 0 and not plain.also
+
+
 def test_several_filters_sum_and_weights_scale():
     model = two_layer_linear(W1, W2)
     x = RNG.normal(size=(1, 4)).astype("float32")

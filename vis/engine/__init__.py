@@ -15,7 +15,8 @@ die with the user's model.
 
 Modules: `program` (the tape), `plan` (running a graph), `graph` (reading
 one), `inference` (inference mode), `diagnostics` (errors that name the
-layer at fault), `compiling` (the one `tf.function` wrapper).
+layer at fault), `compiling` (the one `tf.function` wrapper), `results` (what
+a program returns), `dispatch` (one device or a `tf.distribute` strategy).
 """
 
 from __future__ import annotations
@@ -39,35 +40,72 @@ __all__ = [
 
 _CACHE_ATTR = "_vis_engine_programs"
 _CACHE_SIZE = 16
+SERVED_SAMPLES = 128  # About one compile's worth of extra backward passes on MobileNetV2 (see `_server`).
 _LOCK = threading.Lock()
 
 
-def get_program(input_tensors: list, losses: list, wrt_tensor=None, backprop_modifier=None) -> Program:
+def get_program(
+    input_tensors: list, losses: list, wrt_tensor=None, backprop_modifier=None, also_wrt=()
+) -> Program:
     """Returns the cached compiled program for these losses, building it once.
 
     The cache key is structural: losses with the same `cache_key()` share a
     program (for example `ActivationMaximization` on one layer, whatever the
     filters). The cache lives on the first input's `InputLayer`, bounded to a
-    few programs, so nothing at module level keeps a model alive.
+    few programs, so nothing at module level keeps a model alive. `also_wrt`
+    (see `Program`) is not part of the key: it is given to a program when it
+    is built and ignored when it exists.
     """
     owner = graph.producer(input_tensors[0])[0] if graph.is_keras_tensor(input_tensors[0]) else None
-    key = (
-        tuple(id(t) for t in input_tensors),
-        tuple(loss.cache_key() or ("object", id(loss)) for loss in losses),
-        None if wrt_tensor is None else id(wrt_tensor),
-        None if backprop_modifier is None else id(backprop_modifier),
-    )
+    key = (_family(input_tensors, losses, backprop_modifier), None if wrt_tensor is None else id(wrt_tensor))
     with _LOCK:
         cache = _cache_of(owner)
         program = cache.get(key)
         if program is not None:
             cache.move_to_end(key)
             return program
-    program = Program(input_tensors, losses, wrt_tensor, backprop_modifier)
+    program = Program(input_tensors, losses, wrt_tensor, backprop_modifier, also_wrt)
     with _LOCK:
         cache[key] = program
         while len(cache) > _CACHE_SIZE:
             cache.popitem(last=False)
+    return program
+
+
+def _family(input_tensors: list, losses: list, backprop_modifier) -> tuple:
+    """What programs computing the same losses of the same model share, whatever they differentiate."""
+    return (
+        tuple(id(t) for t in input_tensors),
+        tuple(loss.cache_key() or ("object", id(loss)) for loss in losses),
+        None if backprop_modifier is None else id(backprop_modifier),
+    )
+
+
+def _server(input_tensors: list, losses: list, wrt_tensor, backprop_modifier, batch: int):
+    """A compiled input-gradient program of the same losses that also returns `wrt_tensor`'s gradient.
+
+    After `visualize_saliency`, the first grad-CAM calls on the same model and
+    class are served by the saliency program (which records grad-CAM's
+    default layer) rather than waiting for a compile of their own. Serving
+    costs the backward pass below `wrt_tensor`, so it stops after
+    `SERVED_SAMPLES` samples and the call's own program takes over: like
+    renting until the rent paid equals the price of buying, which bounds the
+    cost to twice the best choice in hindsight.
+    """
+    if wrt_tensor is None or not graph.is_keras_tensor(input_tensors[0]):
+        return None
+    owner = graph.producer(input_tensors[0])[0]
+    key = (_family(input_tensors, losses, backprop_modifier), None)
+    with _LOCK:
+        program = _cache_of(owner).get(key)
+        if (
+            program is None
+            or id(wrt_tensor) not in program.also
+            or not program.lazy_gradients.started
+            or program.served + batch > SERVED_SAMPLES
+        ):
+            return None
+        program.served += batch
     return program
 
 
@@ -81,19 +119,26 @@ def _cache_of(owner) -> collections.OrderedDict:
     return cache
 
 
-def _run(input_tensors, losses: list, seed_inputs, wrt_tensor, backprop_modifier, gradient: bool):
-    inputs = input_tensors if isinstance(input_tensors, (list, tuple)) else [input_tensors]
+def _run(
+    input_tensors, losses: list, seed_inputs, wrt_tensor, backprop_modifier, gradient: bool, also_wrt=()
+):
+    inputs = list(input_tensors) if isinstance(input_tensors, (list, tuple)) else [input_tensors]
     kept = [(loss, weight) for loss, weight in losses if weight]
     if not kept:
         raise ValueError(f"At least one loss needs a non-zero weight. Received: losses={losses!r}")
-    program = get_program(list(inputs), [loss for loss, _ in kept], wrt_tensor, backprop_modifier)
-    seeds = seed_inputs if isinstance(seed_inputs, (list, tuple)) else [seed_inputs]
+    seeds = list(seed_inputs) if isinstance(seed_inputs, (list, tuple)) else [seed_inputs]
     weights = [float(w) for _, w in kept]
-    return program(list(seeds), [loss for loss, _ in kept], weights, gradient=gradient)
+    kept_losses = [loss for loss, _ in kept]
+    if gradient:
+        server = _server(inputs, kept_losses, wrt_tensor, backprop_modifier, len(seeds[0]))
+        if server is not None:
+            return server(seeds, kept_losses, weights, serve=wrt_tensor)
+    program = get_program(inputs, kept_losses, wrt_tensor, backprop_modifier, also_wrt)
+    return program(seeds, kept_losses, weights, gradient=gradient)
 
 
 def compute(
-    input_tensors, losses: list, seed_inputs, wrt_tensor=None, backprop_modifier=None
+    input_tensors, losses: list, seed_inputs, wrt_tensor=None, backprop_modifier=None, also_wrt=()
 ) -> EngineResult:
     """Evaluates weighted losses and their gradient for a batch of seed inputs.
 
@@ -106,6 +151,10 @@ def compute(
             of a layer inside a nested model.
         backprop_modifier: Optional `layer -> callable or None` that swaps
             layers for the gradient computation (see `vis.backprop_modifiers`).
+        also_wrt: With `wrt_tensor=None`, intermediate tensors that later
+            calls may differentiate with respect to (saliency names grad-CAM's
+            default layer): the program built by this call also returns their
+            gradients, and serves those calls' first samples (`_server`).
 
     Returns:
         An `EngineResult`.
@@ -114,7 +163,7 @@ def compute(
         ValueError: If no loss has a non-zero weight, or the gradient does not
             reach `wrt_tensor`.
     """
-    return _run(input_tensors, losses, seed_inputs, wrt_tensor, backprop_modifier, gradient=True)
+    return _run(input_tensors, losses, seed_inputs, wrt_tensor, backprop_modifier, True, also_wrt)
 
 
 def evaluate(input_tensors, losses: list, seed_inputs, wrt_tensor=None) -> EngineResult:

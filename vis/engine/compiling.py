@@ -74,6 +74,11 @@ class Lazy:
         """Whether calls now run compiled."""
         return self._ready.is_set()
 
+    @property
+    def started(self) -> bool:
+        """Whether the compiled function has been made, or is being made."""
+        return self._thread is not None or self.compiled.experimental_get_tracing_count() > 0
+
     def __call__(self, *args):
         if self._ready.is_set() or _POLICY[-1] == "compiled":
             return self.compiled(*args)

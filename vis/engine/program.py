@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
@@ -20,29 +19,11 @@ import tensorflow as tf
 from vis.engine import diagnostics, dispatch, graph
 from vis.engine.compiling import Lazy
 from vis.engine.plan import Plan
+from vis.engine.results import EngineResult, numpy_of, regroup, weighted
 
 
 class GradientPathError(ValueError):
     """The gradient of a loss does not reach the tensor it is taken with respect to."""
-
-
-@dataclass
-class EngineResult:
-    """What one engine call returns, as numpy arrays with the batch axis first.
-
-    Attributes:
-        named_losses: `(name, per-sample values)` for each loss, in order.
-        overall_loss: Per-sample weighted sum of the losses.
-        grads: Gradient of the overall loss w.r.t. `wrt_tensor` (or a list,
-            one per input, for a multi-input model differentiated w.r.t. its
-            inputs); None from `vis.engine.evaluate`.
-        wrt_value: The value of `wrt_tensor` (or list of input values).
-    """
-
-    named_losses: list
-    overall_loss: np.ndarray
-    grads: np.ndarray | list | None
-    wrt_value: np.ndarray | list
 
 
 class Program:
@@ -54,19 +35,30 @@ class Program:
         wrt_tensor: Tensor to differentiate with respect to; None for the inputs.
         backprop_modifier: Optional policy `layer -> stand-in or None` applied
             to every layer of the plan (see `vis.backprop_modifiers`).
+        also_wrt: With `wrt_tensor=None`: intermediate tensors whose values and
+            gradients the program returns too (the backward pass to the inputs
+            computes them anyway), so that calls differentiating w.r.t. one of
+            them can be served by this program (`serve`); those off the
+            losses' path are dropped.
     """
 
-    def __init__(self, input_tensors: list, losses: list, wrt_tensor=None, backprop_modifier=None) -> None:
+    def __init__(
+        self, input_tensors: list, losses: list, wrt_tensor=None, backprop_modifier=None, also_wrt=()
+    ) -> None:
         self.input_tensors = list(input_tensors)
         self.loss_names = [str(loss) for loss in losses]
         exprs = [diagnostics.loss_expression(loss) for loss in losses]
         self.placeholders = [p for loss in losses for p in (loss.runtime_placeholders or ())]
         self.wrt_inputs = _wrt_inputs(wrt_tensor, self.input_tensors)
         diagnostics.check_paths(self.loss_names, exprs, self.placeholders, self.wrt_inputs, wrt_tensor)
-        record = [] if self.wrt_inputs is not None else [wrt_tensor]
+        record = list(also_wrt) if self.wrt_inputs is not None else [wrt_tensor]
         self.plan = Plan(self.input_tensors, exprs, self.placeholders, backprop_modifier, record)
         if self.wrt_inputs is None:
             diagnostics.check_recorded(wrt_tensor, self.plan.records[0])
+        # The `also_wrt` tensors the losses reach: id -> index of their record.
+        served = record if self.wrt_inputs is not None else []
+        self.also = {id(t): i for i, t in enumerate(served) if self.plan.records[i]}
+        self.served = 0  # Samples served to calls differentiating w.r.t. one of them (`vis.engine._server`).
         self._exprs, self._error, self.n_losses = exprs, None, len(exprs)
         # With several losses, a dead one hides behind the others' gradient: each
         # loss through the model is checked on its own (at trace time only).
@@ -76,7 +68,7 @@ class Program:
         self._dtypes_checked = False  # Integer inputs fail only a gradient, checked at the first one.
         self.modifier_warning = diagnostics.modifier_warning(backprop_modifier, self.plan)
         # Keys built from id() stay valid only while these objects live.
-        self._pinned = (list(losses), wrt_tensor, backprop_modifier)
+        self._pinned = (list(losses), wrt_tensor, backprop_modifier, list(also_wrt))
         self.wrt_tensor = wrt_tensor
         self.lazy_gradients = Lazy(self.gradients, self._signature())
         self.lazy_values = Lazy(self.values, self._signature())
@@ -91,7 +83,7 @@ class Program:
         """Computes the per-sample losses and the `wrt_tensor` value, without a gradient (traceable)."""
         seeds = [tf.convert_to_tensor(s) for s in seeds]
         outputs, records = self.plan.run(seeds, args)
-        _, stacked, overall = _weighted(outputs, weights, tf.shape(seeds[0])[0])
+        _, stacked, overall = weighted(outputs, weights, tf.shape(seeds[0])[0])
         # The inputs' values are the caller's own seeds: not copied back from the device.
         return stacked, overall, records[0][0] if self.wrt_inputs is None else []
 
@@ -105,7 +97,8 @@ class Program:
 
         Returns:
             `(per-sample losses (n_losses, batch), per-sample overall loss,
-            grads, wrt_value)`.
+            grads, wrt_value)`, and with `also_wrt` targets the lists of
+            their gradients and values.
         """
         seeds = [tf.convert_to_tensor(s) for s in seeds]
         probed = self._probed if (tf.inside_function() or not self._probes_passed) else []
@@ -114,12 +107,14 @@ class Program:
         with tf.GradientTape(persistent=bool(probed), watch_accessed_variables=False) as tape:
             if self.wrt_inputs is not None:
                 tape.watch([seeds[i] for i in self.wrt_inputs])
-            watched = set(self.plan.records[0]) if self.wrt_inputs is None else set()
+            watched = {r for i in self._watched_records() for r in self.plan.records[i]}
             outputs, records = self.plan.run(seeds, args, watch=_watcher(tape, watched) if watched else None)
-            per_sample, stacked, overall = _weighted(outputs, weights, tf.shape(seeds[0])[0])
+            per_sample, stacked, overall = weighted(outputs, weights, tf.shape(seeds[0])[0])
             total = tf.reduce_sum(overall)
         targets = records[0] if self.wrt_inputs is None else [seeds[i] for i in self.wrt_inputs]
-        grads = tape.gradient(total, targets)
+        extra = [records[i] for i in self.also.values()]
+        grads = tape.gradient(total, targets + [v for values in extra for v in values])
+        grads, extra_grads = grads[: len(targets)], regroup(grads[len(targets) :], extra)
         if all(g is None for g in grads):
             raise self._fail(self._probed[0] if self._probed else 0)
         for i in probed:  # Traced: unused gradients are pruned from the compiled graph.
@@ -130,7 +125,13 @@ class Program:
         if self.wrt_inputs is None:
             return stacked, overall, tf.add_n([g for g in grads if g is not None]), targets[0]
         grads = [tf.zeros_like(t) if g is None else g for g, t in zip(grads, targets)]
+        if extra:
+            return stacked, overall, grads, [], extra_grads, [values[0] for values in extra]
         return stacked, overall, grads, []
+
+    def _watched_records(self) -> list[int]:
+        """The indices of the plan's records whose values the tape watches."""
+        return [0] if self.wrt_inputs is None else list(self.also.values())
 
     def _fail(self, index: int) -> ValueError:
         """Returns the error for loss `index`, naming the layer that stops its gradient.
@@ -191,11 +192,15 @@ class Program:
         self.lazy_gradients.wait()
         self.lazy_values.wait()
 
-    def __call__(self, seeds: list, losses: list, weights: list, gradient: bool = True) -> EngineResult:
+    def __call__(
+        self, seeds: list, losses: list, weights: list, gradient: bool = True, serve=None
+    ) -> EngineResult:
         """Runs the program on numpy seeds and returns numpy results.
 
         The first calls run eagerly while the compiled function is being made
-        in the background (see `vis.engine.compiling.Lazy`).
+        in the background (see `vis.engine.compiling.Lazy`). With `serve`, one
+        of the program's `also_wrt` tensors, the result is that of a call
+        differentiating w.r.t. it.
         """
         if self.modifier_warning:
             warnings.warn(self.modifier_warning, UserWarning, stacklevel=4)
@@ -207,16 +212,16 @@ class Program:
         function = self.lazy_gradients if gradient else self.lazy_values
         with self.reporting():
             results = dispatch.run(self, function, seeds, args, tf.constant(weights, tf.float32))
-        if not gradient:
-            stacked, overall, wrt = results
-            grads = None
-        else:
-            stacked, overall, grads, wrt = results
-        named = [(name, values) for name, values in zip(self.loss_names, stacked.numpy())]
+        named = [(name, values) for name, values in zip(self.loss_names, results[0].numpy())]
+        overall = results[1].numpy()
+        if serve is not None:
+            index = list(self.also).index(id(serve))
+            return EngineResult(named, overall, results[4][index].numpy(), results[5][index].numpy())
+        grads = numpy_of(results[2]) if gradient else None
         if self.wrt_inputs is not None:
             given = [np.asarray(seeds[i]) for i in self.wrt_inputs]
-            return EngineResult(named, overall.numpy(), _numpy(grads), given[0] if len(given) == 1 else given)
-        return EngineResult(named, overall.numpy(), _numpy(grads), _numpy(wrt))
+            return EngineResult(named, overall, grads, given[0] if len(given) == 1 else given)
+        return EngineResult(named, overall, grads, numpy_of(results[-1]))
 
 
 def _check_per_sample(args: list, placeholders: list, batch: int, losses: list) -> None:
@@ -240,15 +245,6 @@ def _watcher(tape, registers: set):
     return watch
 
 
-def _numpy(value):
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple)):
-        arrays = [v.numpy() for v in value]
-        return arrays[0] if len(arrays) == 1 else arrays
-    return value.numpy()
-
-
 def _wrt_inputs(wrt_tensor, input_tensors: list) -> list[int] | None:
     """The indices of the inputs to differentiate, or None for an intermediate `wrt_tensor`."""
     if wrt_tensor is not None and not graph.is_keras_tensor(wrt_tensor):
@@ -266,20 +262,3 @@ def _wrt_inputs(wrt_tensor, input_tensors: list) -> list[int] | None:
     if id(operation) in graph.nested_inputs(input_tensors):  # A nested model's input: intermediate.
         return None
     return graph.match_sources([wrt_tensor], input_tensors)  # Another copy of a reloaded model's input.
-
-
-def _weighted(outputs: list, weights, batch) -> tuple:
-    """Returns the per-sample losses, stacked `(n_losses, batch)`, and their weighted sum per sample."""
-    per_sample = [_per_sample(o, batch) for o in outputs]
-    stacked = tf.stack(per_sample) if per_sample else tf.zeros((0, batch))
-    return per_sample, stacked, tf.reduce_sum(weights[:, None] * stacked, axis=0)
-
-
-def _per_sample(value, batch):
-    """Reduces a loss to one value per sample; a scalar loss counts once for the batch."""
-    value = tf.cast(value, tf.float32)
-    if value.shape.rank == 0:
-        return tf.ones((batch,)) * value / tf.cast(batch, tf.float32)
-    if value.shape.rank > 1:
-        value = tf.reduce_sum(value, axis=list(range(1, value.shape.rank)))
-    return value

@@ -18,6 +18,7 @@ from vis.losses import ActivationMaximization
 from vis.utils.layers import get_layer
 from vis.visualization import common
 from vis.visualization.averaged_gradients import mean_gradients, noisy_copies
+from vis.visualization.feature_maps import find_penultimate_layer, output_of
 
 
 def visualize_saliency_with_losses(
@@ -74,8 +75,12 @@ def saliency_maps(
     smooth_samples: int = 0,
     smooth_noise: float = 0.2,
     batch_size: int | None = None,
+    also_wrt: tuple = (),
 ):
-    """Shared body of the saliency functions (with an engine backprop modifier), SmoothGrad included."""
+    """Shared body of the saliency functions (with an engine backprop modifier), SmoothGrad included.
+
+    `also_wrt` goes to `vis.engine.compute` (tensors whose gradient later calls may want).
+    """
     inputs = common.as_input_list(input_tensor)
     modifier = grad_modifiers.get(grad_modifier)
     _check_smoothing(smooth_samples, smooth_noise, batch_size)
@@ -85,9 +90,7 @@ def saliency_maps(
         through = (wrt_tensor, backprop_modifier, modifier)
         grads = mean_gradients(inputs, losses, seeds.batches, smooth_samples, make, batch_size, *through)
     else:
-        result = engine.compute(
-            inputs, losses, seeds.batches, wrt_tensor=wrt_tensor, backprop_modifier=backprop_modifier
-        )
+        result = engine.compute(inputs, losses, seeds.batches, wrt_tensor, backprop_modifier, also_wrt)
         grads = result.grads if isinstance(result.grads, list) else [result.grads]
         grads = [g if modifier is None else modifier(g) for g in grads]
     maps = [common.normalize_each(common.reduce_channels(g, keepdims)) for g in grads]
@@ -176,7 +179,17 @@ def visualize_saliency(
     inputs = common.model_inputs(model)
     smoothing = {"smooth_samples": smooth_samples, "smooth_noise": smooth_noise, "batch_size": batch_size}
     arguments = (inputs, losses, seed_input, wrt_tensor, grad_modifier, keepdims, modifier, keep_batch_axis)
-    return saliency_maps(*arguments, **smoothing)
+    also_wrt = default_feature_maps(model, layer) if wrt_tensor is None else ()
+    return saliency_maps(*arguments, **smoothing, also_wrt=also_wrt)
+
+
+def default_feature_maps(model, layer) -> tuple:
+    """Grad-CAM's default feature maps for `layer`, if it has some: the saliency program returns
+    their gradient too, so that a `visualize_cam` call that follows is served without a compile."""
+    try:
+        return (output_of(find_penultimate_layer(model, layer)),)
+    except ValueError:
+        return ()
 
 
 def _modified(model, layer_idx, wrt_tensor, backprop_modifier):
