@@ -82,6 +82,8 @@ def _activation(**changes):
 
 
 # (id, call on the model, error type, pattern the message must match)
+TOKENS = np.arange(12) % 7  # Token ids for `_token_model`.
+
 CASES = [
     ("seed-rank", _saliency(seed_input=SEED[0]), ValueError, r"Received: seed_input with shape \(12, 3\)"),
     (
@@ -278,6 +280,18 @@ CASES = [
         lambda m: visualize_score_cam(_token_model(), -1, 0, np.arange(12) % 7),
         ValueError,
         r"cannot be scaled.*visualize_cam.*Received: seed_input for an input of dtype int32",
+    ),
+    (
+        "deletion-blur-integer-input",
+        lambda m: metrics.deletion(_token_model(), -1, 0, TOKENS, np.arange(12.0), baseline="blur"),
+        ValueError,
+        r"blurs pixel values.*padding id.*Received: baseline='blur' for seeds of dtype int",
+    ),
+    (
+        "deletion-fractional-baseline-integer-input",
+        lambda m: metrics.insertion(_token_model(), -1, 0, TOKENS, np.arange(12.0), baseline=0.5),
+        ValueError,
+        r"`baseline` must hold integers too.*Received: baseline=0.5",
     ),
     (
         "score-cam-modifier",

@@ -28,6 +28,7 @@ INTERNAL = {
     "vis.engine.inference": "the inference-mode context of the engine's runs",
     "vis.engine.dispatch": "runs a program here or across the replicas of a tf.distribute strategy",
     "vis.engine.program": "the compiled program behind `vis.engine.compute`, documented in vis.engine",
+    "vis.engine.results": "what a program returns (`EngineResult`, re-exported by vis.engine)",
     "vis.optimizer_loop": "the compiled loop behind `Optimizer.minimize`, documented in vis.optimizer",
     "vis.engine.diagnostics": "turns the engine's missing gradients into error messages",
     "vis.engine.compiling": "the one tf.function wrapper of the engine and the optimizer loop",

@@ -188,6 +188,12 @@ def _baseline(baseline, batch: np.ndarray) -> np.ndarray:
             raise ValueError(
                 f"`baseline` must be a number, an array or 'blur'. Received: baseline={baseline!r}"
             )
+        if not np.issubdtype(batch.dtype, np.floating):
+            raise ValueError(
+                f"`baseline='blur'` blurs pixel values, but the seeds hold integers (token ids?), which "
+                "a blur would turn into other ids. Pass a number instead, such as the padding id. "
+                f"Received: baseline='blur' for seeds of dtype {batch.dtype}"
+            )
         sigma = max(1.0, BLUR_SIGMA * min(spatial_shape(batch)))
         axis = input_channel_axis(batch.ndim)
         sigmas = [0.0 if i in (0, axis) else sigma for i in range(batch.ndim)]
@@ -203,6 +209,11 @@ def _baseline(baseline, batch: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(array)):
         raise ValueError(
             f"`baseline` contains NaN or inf values. Received: baseline with shape {array.shape}"
+        )
+    if not np.issubdtype(batch.dtype, np.floating) and not np.all(array == np.round(array)):
+        raise ValueError(
+            f"The seeds hold integers (dtype {batch.dtype}), so `baseline` must hold integers too "
+            f"(it would be truncated). Received: baseline={baseline!r}"[:400]
         )
     try:
         return np.broadcast_to(array, batch.shape)
