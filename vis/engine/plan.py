@@ -124,9 +124,7 @@ class Plan:
             `(outputs, records)`: the output values, and for each recorded tensor the list of its values.
         """
         values = [None] * self.size
-        for register, value in zip(self.seed_registers, seeds):
-            values[register] = value
-        for register, value in zip(self.arg_registers, args):
+        for register, value in zip(self.seed_registers + self.arg_registers, [*seeds, *args]):
             values[register] = value
         with inference.mode():
             for step in self.steps:
@@ -163,11 +161,8 @@ class Plan:
     def _kind_of_input(self, tensor) -> str:
         if id(tensor) in self._placeholders:
             return "placeholder"
-        if id(producer(tensor)[0]) in self._input_ops:
-            return "model"
-        if id(producer(tensor)[0]) in self._nested_inputs:
-            return "nested"
-        return "other"
+        op = id(producer(tensor)[0])
+        return "model" if op in self._input_ops else "nested" if op in self._nested_inputs else "other"
 
     def _visit_call_sites(self) -> None:
         """Runs the outer graph up to each nested model a detached tensor starts in."""
