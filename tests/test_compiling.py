@@ -12,8 +12,12 @@ from vis.visualization import visualize_cam, visualize_saliency
 SEEDS = np.random.default_rng(0).uniform(size=(3, 28, 28, 3)).astype("float32")
 
 
+def _programs(model) -> dict:
+    return engine._cache_of(model.inputs[0]._keras_history.operation)
+
+
 def _program(model):
-    return next(iter(engine._cache_of(model.inputs[0]._keras_history.operation).values()))
+    return next(iter(_programs(model).values()))
 
 
 @pytest.mark.parametrize("wrt", ["input", "conv"])
@@ -63,14 +67,14 @@ def test_policies_eager_and_compiled():
 def test_grad_cam_after_saliency_shares_its_compile_and_equals_a_fresh_grad_cam(backprop_modifier):
     served, fresh = small_cnn(), small_cnn()  # The same weights (one seed).
     visualize_saliency(served, -1, 0, SEEDS, backprop_modifier=backprop_modifier)
-    (program,) = engine._cache_of(served.inputs[0]._keras_history.operation).values()
+    (program,) = _programs(served).values()
     for c in range(3):
         np.testing.assert_allclose(
             visualize_cam(served, -1, c, SEEDS, backprop_modifier=backprop_modifier),
             visualize_cam(fresh, -1, c, SEEDS, backprop_modifier=backprop_modifier),
             atol=1e-6,
         )
-    assert len(engine._cache_of(served.inputs[0]._keras_history.operation)) == 1  # No program of its own.
+    assert len(_programs(served)) == 1  # No program of its own.
     assert program.served == 3 * len(SEEDS) and program.compiled.experimental_get_tracing_count() == 1
 
 
@@ -79,5 +83,5 @@ def test_a_saliency_program_that_never_compiles_serves_no_grad_cam():
     with compiling.policy("eager"):
         visualize_saliency(model, -1, 0, SEEDS)
         visualize_cam(model, -1, 0, SEEDS)
-    programs = engine._cache_of(model.inputs[0]._keras_history.operation)
+    programs = _programs(model)
     assert len(programs) == 2 and all(p.served == 0 for p in programs.values())

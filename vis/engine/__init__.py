@@ -56,10 +56,9 @@ def get_program(
     (see `Program`) is not part of the key: it is given to a program when it
     is built and ignored when it exists.
     """
-    owner = graph.producer(input_tensors[0])[0] if graph.is_keras_tensor(input_tensors[0]) else None
     key = (_family(input_tensors, losses, backprop_modifier), None if wrt_tensor is None else id(wrt_tensor))
     with _LOCK:
-        cache = _cache_of(owner)
+        cache = _cache_of(_owner(input_tensors))
         program = cache.get(key)
         if program is not None:
             cache.move_to_end(key)
@@ -92,12 +91,11 @@ def _server(input_tensors: list, losses: list, wrt_tensor, backprop_modifier, ba
     renting until the rent paid equals the price of buying, which bounds the
     cost to twice the best choice in hindsight.
     """
-    if wrt_tensor is None or not graph.is_keras_tensor(input_tensors[0]):
+    if wrt_tensor is None:
         return None
-    owner = graph.producer(input_tensors[0])[0]
     key = (_family(input_tensors, losses, backprop_modifier), None)
     with _LOCK:
-        program = _cache_of(owner).get(key)
+        program = _cache_of(_owner(input_tensors)).get(key)
         if (
             program is None
             or id(wrt_tensor) not in program.also
@@ -107,6 +105,11 @@ def _server(input_tensors: list, losses: list, wrt_tensor, backprop_modifier, ba
             return None
         program.served += batch
     return program
+
+
+def _owner(input_tensors: list):
+    """The first input's `InputLayer`, which holds the programs of its model (None for tensors)."""
+    return graph.producer(input_tensors[0])[0] if graph.is_keras_tensor(input_tensors[0]) else None
 
 
 def _cache_of(owner) -> collections.OrderedDict:

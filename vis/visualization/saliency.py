@@ -179,11 +179,11 @@ def visualize_saliency(
     inputs = common.model_inputs(model)
     smoothing = {"smooth_samples": smooth_samples, "smooth_noise": smooth_noise, "batch_size": batch_size}
     arguments = (inputs, losses, seed_input, wrt_tensor, grad_modifier, keepdims, modifier, keep_batch_axis)
-    also_wrt = default_feature_maps(model, layer) if wrt_tensor is None else ()
+    also_wrt = _default_feature_maps(model, layer) if wrt_tensor is None else ()
     return saliency_maps(*arguments, **smoothing, also_wrt=also_wrt)
 
 
-def default_feature_maps(model, layer) -> tuple:
+def _default_feature_maps(model, layer) -> tuple:
     """Grad-CAM's default feature maps for `layer`, if it has some: the saliency program returns
     their gradient too, so that a `visualize_cam` call that follows is served without a compile."""
     try:
