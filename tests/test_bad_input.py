@@ -19,8 +19,8 @@ from keras import layers
 
 from tests.conftest import assert_unchanged, snapshot
 from tests.models import small_cnn
-from vis import cli, metrics
-from vis.losses import PerSample
+from vis import cli, engine, metrics
+from vis.losses import ActivationMaximization, PerSample
 from vis.utils import utils
 from vis.visualization import (
     overlay,
@@ -294,6 +294,18 @@ CASES = [
         r"`baseline` must hold integers too.*Received: baseline=0.5",
     ),
     (
+        "engine-also-wrt-type",
+        lambda m: _engine_call(m, also_wrt=[np.zeros(3)]),
+        TypeError,
+        r"`also_wrt` must be a list of Keras tensors.*Received: also_wrt=\[array",
+    ),
+    (
+        "engine-also-wrt-with-wrt-tensor",
+        lambda m: _engine_call(m, wrt_tensor=m.layers[1].output, also_wrt=[m.layers[0].output]),
+        ValueError,
+        r"pass `wrt_tensor=None`.*Received: also_wrt=\[<KerasTensor.*with wrt_tensor=<KerasTensor",
+    ),
+    (
         "score-cam-modifier",
         _score_cam(backprop_modifier="guided"),
         ValueError,
@@ -312,6 +324,11 @@ def _two_input_model():
     image, vector = keras.Input(SHAPE, name="image"), keras.Input((3,), name="features")
     x = layers.Concatenate()([layers.Flatten()(image), vector])
     return keras.Model([image, vector], layers.Dense(2)(x))
+
+
+def _engine_call(model, **kwargs):
+    losses = [(ActivationMaximization(model.get_layer("preds"), 0), -1)]
+    return engine.compute(model.inputs, losses, SEED[None], **kwargs)
 
 
 def _weightless_model():

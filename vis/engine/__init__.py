@@ -163,10 +163,32 @@ def compute(
         An `EngineResult`.
 
     Raises:
-        ValueError: If no loss has a non-zero weight, or the gradient does not
-            reach `wrt_tensor`.
+        ValueError: If no loss has a non-zero weight, the gradient does not
+            reach `wrt_tensor`, or `also_wrt` comes with a `wrt_tensor`.
+        TypeError: If `also_wrt` is not a list of Keras tensors.
     """
+    also_wrt = _checked(also_wrt, wrt_tensor)
     return _run(input_tensors, losses, seed_inputs, wrt_tensor, backprop_modifier, True, also_wrt)
+
+
+def _checked(also_wrt, wrt_tensor) -> tuple:
+    """`also_wrt` as a tuple of Keras tensors, for gradients w.r.t. the inputs only.
+
+    Raises:
+        TypeError: For anything but a list or tuple of Keras tensors.
+        ValueError: With a `wrt_tensor`.
+    """
+    if not isinstance(also_wrt, (list, tuple)) or not all(graph.is_keras_tensor(t) for t in also_wrt):
+        raise TypeError(
+            "`also_wrt` must be a list of Keras tensors such as `layer.output`. "
+            f"Received: also_wrt={also_wrt!r}"[:400]
+        )
+    if also_wrt and wrt_tensor is not None:
+        raise ValueError(
+            "`also_wrt` adds gradients to a program differentiating w.r.t. the inputs; pass "
+            f"`wrt_tensor=None`. Received: also_wrt={list(also_wrt)!r} with wrt_tensor={wrt_tensor!r}"[:400]
+        )
+    return tuple(also_wrt)
 
 
 def evaluate(input_tensors, losses: list, seed_inputs, wrt_tensor=None) -> EngineResult:
