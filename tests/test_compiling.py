@@ -1,8 +1,14 @@
 """First calls run eagerly while the compiled function is made in the background; results agree."""
 
+import os
+import subprocess
+import sys
+
+import keras
 import numpy as np
 import pytest
 
+from tests.conftest import assert_unchanged, snapshot
 from tests.models import small_cnn
 from vis import engine
 from vis.engine import compiling
@@ -85,3 +91,39 @@ def test_a_saliency_program_that_never_compiles_serves_no_grad_cam():
         visualize_cam(model, -1, 0, SEEDS)
     programs = _programs(model)
     assert len(programs) == 2 and all(p.served == 0 for p in programs.values())
+
+
+_MAKE_SAVED = """
+import os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import keras
+from keras import layers
+keras.utils.set_random_seed(0)
+stack = [layers.Conv2D(4, 3, activation="relu"), layers.Conv2D(5, 3, activation="relu"),
+         layers.GlobalAveragePooling2D(), layers.Dense(3)]
+if sys.argv[2] == "sequential":
+    model = keras.Sequential([keras.Input((12, 12, 3)), *stack])
+else:
+    inputs = x = keras.Input((12, 12, 3))
+    for layer in stack:
+        x = layer(x)
+    model = keras.Model(inputs, x)
+model.save(sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional"])
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_serving_on_a_model_saved_by_another_process(tmp_path, kind, suffix):
+    path = str(tmp_path / f"model{suffix}")
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"}
+    subprocess.run([sys.executable, "-c", _MAKE_SAVED, path, kind], check=True, capture_output=True, env=env)
+    served, fresh = keras.models.load_model(path), keras.models.load_model(path)
+    seeds = np.random.default_rng(1).uniform(size=(2, 12, 12, 3)).astype("float32")
+    before = snapshot(served, seeds)
+    visualize_saliency(served, -1, 0, seeds)
+    for c in range(3):
+        expected = visualize_cam(fresh, -1, c, seeds)
+        np.testing.assert_allclose(visualize_cam(served, -1, c, seeds), expected, atol=1e-6)
+    assert _program(served).served == 3 * len(seeds) and len(_programs(served)) == 1
+    assert_unchanged(served, before, seeds)
