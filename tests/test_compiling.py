@@ -127,3 +127,51 @@ def test_serving_on_a_model_saved_by_another_process(tmp_path, kind, suffix):
         np.testing.assert_allclose(visualize_cam(served, -1, c, seeds), expected, atol=1e-6)
     assert _program(served).served == 3 * len(seeds) and len(_programs(served)) == 1
     assert_unchanged(served, before, seeds)
+
+
+def _rewrite(options):
+    from tensorflow.core.protobuf import config_pb2
+
+    return config_pb2.ConfigProto.FromString(options.config_proto_serialized).graph_options.rewrite_options
+
+
+def test_compiled_calls_run_with_lean_grappler_options_and_restore_the_threads_own():
+    import tensorflow as tf
+    from tensorflow.core.protobuf import rewriter_config_pb2
+    from tensorflow.python.eager import context
+
+    seen = []
+
+    def method(x):
+        seen.append(context.context().function_call_options)
+        with tf.control_dependencies([tf.debugging.assert_non_negative(x)]):
+            return x * 2.0
+
+    function = compiling.compile_method(method, [tf.TensorSpec((None,), tf.float32)])
+    before = context.context().function_call_options
+    np.testing.assert_allclose(function(tf.constant([1.0, 2.0])).numpy(), [2.0, 4.0])
+    assert context.context().function_call_options is before
+    options = rewriter_config_pb2.RewriterConfig
+    rewrite = _rewrite(seen[0])
+    assert rewrite.meta_optimizer_iterations == options.ONE
+    assert rewrite.memory_optimization == options.NO_MEM_OPT and rewrite.disable_tfg_optimizer
+    assert rewrite.layout_optimizer == options.OFF  # No GPU on the test machines.
+    assert rewrite.remapping == options.DEFAULT and rewrite.constant_folding == options.DEFAULT
+    assert seen[0] is compiling.lean_options(before)  # One shared object: one optimised instantiation.
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        function(tf.constant([-1.0]))  # Fails inside the call: the thread's options are restored anyway.
+    assert context.context().function_call_options is before
+
+
+def test_lean_options_keep_what_the_user_chose():
+    from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
+    from tensorflow.python.eager import context
+
+    options = rewriter_config_pb2.RewriterConfig
+    config = config_pb2.ConfigProto()
+    config.graph_options.rewrite_options.meta_optimizer_iterations = options.TWO
+    config.graph_options.rewrite_options.layout_optimizer = options.ON
+    config.graph_options.rewrite_options.remapping = options.OFF
+    lean = _rewrite(compiling.lean_options(context.FunctionCallOptions(config_proto=config)))
+    assert lean.meta_optimizer_iterations == options.TWO and lean.layout_optimizer == options.ON
+    assert lean.remapping == options.OFF and lean.memory_optimization == options.NO_MEM_OPT

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from vis.engine.compiling import compile_method
+
 _DISTRIBUTED_ATTR = "_vis_distributed"
 
 
@@ -77,7 +79,7 @@ def _replicated(program, strategy, function, split: tuple, n_seeds: int):
             results = strategy.run(replica, args=(values, args, weights))
             return _gathered(strategy, results)
 
-        cache[key] = (strategy, tf.function(replicated, autograph=False, reduce_retracing=True))
+        cache[key] = (strategy, compile_method(replicated))
     return cache[key][1]
 
 
