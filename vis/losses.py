@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 from vis.losses_base import Loss
+from vis.regression import RegressionTarget  # keras-vis 0.2 to 0.4.1 users import it from here.
 from vis.utils.layers import channel_axis
 
 
@@ -146,8 +147,5 @@ def check_filter_indices(filter_indices, num_filters: int, layer=None) -> list[i
         result.append(int(index))
     return result
 
-
-# keras-vis 0.2 to 0.4.1 users import `RegressionTarget` from here.
-from vis.regression import RegressionTarget  # noqa: E402
 
 __all__ = ["ActivationMaximization", "Loss", "PerSample", "RegressionTarget", "check_filter_indices"]
