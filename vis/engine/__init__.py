@@ -15,8 +15,10 @@ die with the user's model.
 
 Modules: `program` (the tape), `plan` (running a graph), `graph` (reading
 one), `inference` (inference mode), `diagnostics` (errors that name the
-layer at fault), `compiling` (the one `tf.function` wrapper), `results` (what
-a program returns), `dispatch` (one device or a `tf.distribute` strategy).
+layer at fault), `compiling` (the one `tf.function` wrapper),
+`input_gradients` (convolution gradients without the unused filter
+gradient), `results` (what a program returns), `dispatch` (one device or a
+`tf.distribute` strategy).
 """
 
 from __future__ import annotations

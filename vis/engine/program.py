@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from vis.engine import diagnostics, dispatch, graph
 from vis.engine.compiling import Lazy
+from vis.engine.input_gradients import input_gradients_only
 from vis.engine.plan import Plan
 from vis.engine.results import EngineResult, numpy_of, regroup, weighted
 
@@ -113,13 +114,14 @@ class Program:
             total = tf.reduce_sum(overall)
         targets = records[0] if self.wrt_inputs is None else [seeds[i] for i in self.wrt_inputs]
         extra = [records[i] for i in self.also.values()]
-        grads = tape.gradient(total, targets + [v for values in extra for v in values])
+        with input_gradients_only():  # No weight gradient is needed: convolutions build none.
+            grads = tape.gradient(total, targets + [v for values in extra for v in values])
+            dead = [i for i in probed if all(g is None for g in tape.gradient(per_sample[i], targets))]
         grads, extra_grads = grads[: len(targets)], regroup(grads[len(targets) :], extra)
         if all(g is None for g in grads):
             raise self._fail(self._probed[0] if self._probed else 0)
-        for i in probed:  # Traced: unused gradients are pruned from the compiled graph.
-            if all(g is None for g in tape.gradient(per_sample[i], targets)):
-                raise self._fail(i)
+        if dead:  # Probes are traced: unused gradients are pruned from the compiled graph.
+            raise self._fail(dead[0])
         if not tf.inside_function():
             self._probes_passed = True  # Eager: checked once per program.
         if self.wrt_inputs is None:

@@ -1,0 +1,130 @@
+"""Convolution gradients that leave out the filter gradient when the tape does not need it.
+
+TensorFlow's gradient of `Conv2D`, `DepthwiseConv2dNative` and `Conv3D` always builds
+both the input gradient and the filter gradient, even when the tape says the
+filter is not needed (`op.skip_input_indices`): vis differentiates w.r.t. the
+inputs or a layer's output and never w.r.t. weights, so on MobileNetV2 an
+eager saliency call computed 52 filter gradients it threw away (and a trace
+built them for Grappler to prune). Within `input_gradients_only()` the
+registered gradients of those operations are wrappers that build the input
+gradient alone when the filter's is skipped, with the very operation and
+attributes TensorFlow's own gradient uses, and defer to TensorFlow's
+gradient otherwise. The results are the same for every caller, so the
+wrappers may serve another thread's tape meanwhile; the originals are back
+when the last block (of any thread) ends.
+
+TensorFlow has no public handle on its gradient registry: if its private
+layout changes, the block changes nothing and the gradients stay
+TensorFlow's own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+import tensorflow as tf
+
+try:  # The registry behind `tf.RegisterGradient`.
+    from tensorflow.python.framework import ops as _tf_ops
+    from tensorflow.python.framework import registry as _tf_registry
+
+    _ENTRIES = _tf_ops._gradient_registry._registry
+    _TYPE = _tf_registry._TYPE_TAG
+except (ImportError, AttributeError):  # pragma: no cover - another TensorFlow layout
+    _ENTRIES, _TYPE = {}, None
+
+_FILTER = 1  # The filter (kernel) is input 1 of these operations.
+
+
+def _conv2d_input(op, grad):
+    return tf.raw_ops.Conv2DBackpropInput(
+        input_sizes=tf.shape(op.inputs[0]),
+        filter=op.inputs[1],
+        out_backprop=grad,
+        strides=op.get_attr("strides"),
+        padding=op.get_attr("padding"),
+        use_cudnn_on_gpu=op.get_attr("use_cudnn_on_gpu"),
+        explicit_paddings=op.get_attr("explicit_paddings"),
+        data_format=op.get_attr("data_format"),
+        dilations=op.get_attr("dilations"),
+    )
+
+
+def _depthwise_input(op, grad):
+    return tf.raw_ops.DepthwiseConv2dNativeBackpropInput(
+        input_sizes=tf.shape(op.inputs[0]),
+        filter=op.inputs[1],
+        out_backprop=grad,
+        strides=op.get_attr("strides"),
+        padding=op.get_attr("padding"),
+        explicit_paddings=op.get_attr("explicit_paddings"),
+        data_format=op.get_attr("data_format"),
+        dilations=op.get_attr("dilations"),
+    )
+
+
+def _conv3d_input(op, grad):
+    return tf.raw_ops.Conv3DBackpropInputV2(
+        input_sizes=tf.shape(op.inputs[0]),
+        filter=op.inputs[1],
+        out_backprop=grad,
+        strides=op.get_attr("strides"),
+        padding=op.get_attr("padding"),
+        data_format=op.get_attr("data_format").decode(),
+        dilations=op.get_attr("dilations"),
+    )
+
+
+_INPUT_GRADIENTS = {
+    "Conv2D": _conv2d_input,  # Keras's Conv1D and Conv2D
+    "DepthwiseConv2dNative": _depthwise_input,  # DepthwiseConv2D, SeparableConv2D's depthwise step
+    "Conv3D": _conv3d_input,
+}
+
+
+def _input_only(input_gradient, original):
+    """The gradient function that skips the filter's gradient when the tape skips it."""
+
+    def gradient(op, grad):
+        skipped = getattr(op, "skip_input_indices", None)  # Set by tapes; graph `tf.gradients` has none.
+        if skipped is None or _FILTER not in skipped or 0 in skipped:
+            return original(op, grad)
+        return [input_gradient(op, grad), None]
+
+    return gradient
+
+
+_LOCK = threading.Lock()
+_STATE = {"depth": 0, "saved": {}}
+
+
+@contextlib.contextmanager
+def input_gradients_only() -> Iterator[None]:
+    """Within the block, convolution gradients build no filter gradient a tape does not need."""
+    with _LOCK:
+        if _STATE["depth"] == 0:
+            _install()
+        _STATE["depth"] += 1
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _STATE["depth"] -= 1
+            if _STATE["depth"] == 0:
+                _restore()
+
+
+def _install() -> None:
+    for name, input_gradient in _INPUT_GRADIENTS.items():
+        entry = _ENTRIES.get(name)
+        if entry is not None and _TYPE in entry:
+            _STATE["saved"][name] = entry[_TYPE]
+            entry[_TYPE] = _input_only(input_gradient, entry[_TYPE])
+
+
+def _restore() -> None:
+    for name, original in _STATE["saved"].items():
+        _ENTRIES[name][_TYPE] = original
+    _STATE["saved"].clear()
