@@ -1,5 +1,7 @@
 """Convolution gradients without the filter gradient: the same input gradients, fewer operations."""
 
+import subprocess
+import sys
 import threading
 
 import keras
@@ -8,6 +10,7 @@ import pytest
 import tensorflow as tf
 from tensorflow.python.framework import ops as tf_ops
 
+from tests.conftest import assert_unchanged, snapshot
 from vis import engine
 from vis.engine.input_gradients import input_gradients_only
 from vis.losses import ActivationMaximization
@@ -137,3 +140,56 @@ def test_overlapping_blocks_of_two_threads_restore_tensorflows_gradients_once_bo
     release.set()
     thread.join(10)
     assert _registered() == before
+
+
+_MAKE_SAVED = """
+import os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import keras
+from keras import layers
+keras.utils.set_random_seed(0)
+for kind in ("sequential", "functional"):
+    stack = [layers.Conv2D(4, 3, strides=2, activation="relu"), layers.DepthwiseConv2D(3, padding="same"),
+             layers.BatchNormalization(), layers.SeparableConv2D(3, 2), layers.Flatten(), layers.Dense(3)]
+    if kind == "sequential":
+        model = keras.Sequential([keras.Input((13, 13, 2)), *stack])
+    else:
+        inputs = x = keras.Input((13, 13, 2))
+        for layer in stack:
+            x = layer(x)
+        model = keras.Model(inputs, x)
+    for suffix in (".keras", ".h5"):
+        model.save(os.path.join(sys.argv[1], kind + suffix))
+"""
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """A directory of models saved by another process: {sequential,functional}{.keras,.h5}."""
+    folder = tmp_path_factory.mktemp("saved")
+    subprocess.run([sys.executable, "-c", _MAKE_SAVED, str(folder)], check=True, capture_output=True)
+    return folder
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional"])
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_models_saved_by_another_process_get_tensorflows_input_gradient_and_stay_unchanged(
+    saved, kind, suffix
+):
+    model = keras.models.load_model(saved / f"{kind}{suffix}")
+    seeds = np.random.default_rng(2).normal(size=(2, 13, 13, 2)).astype("float32")
+    x = tf.constant(seeds)
+    with tf.GradientTape() as tape:  # TensorFlow's own gradients: outside any vis call.
+        tape.watch(x)
+        total = -tf.reduce_sum(model(x, training=False)[:, 1])
+    expected = tape.gradient(total, x).numpy()
+    before = snapshot(model, seeds)
+    losses = [(ActivationMaximization(model.layers[-1], 1), 1)]
+    eager = engine.compute(model.inputs, losses, seeds).grads
+    program = engine.get_program(model.inputs, [losses[0][0]])
+    program.wait()
+    assert program.lazy_gradients.ready
+    compiled = engine.compute(model.inputs, losses, seeds).grads
+    np.testing.assert_allclose(eager, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(compiled, expected, rtol=1e-5, atol=1e-6)
+    assert_unchanged(model, before, seeds)
