@@ -38,60 +38,31 @@ except (ImportError, AttributeError):  # pragma: no cover - another TensorFlow l
 _FILTER = 1  # The filter (kernel) is input 1 of these operations.
 
 
-def _conv2d_input(op, grad):
-    return tf.raw_ops.Conv2DBackpropInput(
-        input_sizes=tf.shape(op.inputs[0]),
-        filter=op.inputs[1],
-        out_backprop=grad,
-        strides=op.get_attr("strides"),
-        padding=op.get_attr("padding"),
-        use_cudnn_on_gpu=op.get_attr("use_cudnn_on_gpu"),
-        explicit_paddings=op.get_attr("explicit_paddings"),
-        data_format=op.get_attr("data_format"),
-        dilations=op.get_attr("dilations"),
-    )
-
-
-def _depthwise_input(op, grad):
-    return tf.raw_ops.DepthwiseConv2dNativeBackpropInput(
-        input_sizes=tf.shape(op.inputs[0]),
-        filter=op.inputs[1],
-        out_backprop=grad,
-        strides=op.get_attr("strides"),
-        padding=op.get_attr("padding"),
-        explicit_paddings=op.get_attr("explicit_paddings"),
-        data_format=op.get_attr("data_format"),
-        dilations=op.get_attr("dilations"),
-    )
-
-
-def _conv3d_input(op, grad):
-    return tf.raw_ops.Conv3DBackpropInputV2(
-        input_sizes=tf.shape(op.inputs[0]),
-        filter=op.inputs[1],
-        out_backprop=grad,
-        strides=op.get_attr("strides"),
-        padding=op.get_attr("padding"),
-        data_format=op.get_attr("data_format").decode(),
-        dilations=op.get_attr("dilations"),
-    )
-
-
+_ATTRS_2D = ("strides", "padding", "explicit_paddings", "data_format", "dilations")
+# Forward operation -> (the operation of its input gradient, the attributes passed on as they are).
 _INPUT_GRADIENTS = {
-    "Conv2D": _conv2d_input,  # Keras's Conv1D and Conv2D
-    "DepthwiseConv2dNative": _depthwise_input,  # DepthwiseConv2D, SeparableConv2D's depthwise step
-    "Conv3D": _conv3d_input,
+    "Conv2D": (tf.raw_ops.Conv2DBackpropInput, (*_ATTRS_2D, "use_cudnn_on_gpu")),  # Conv1D, Conv2D
+    "DepthwiseConv2dNative": (tf.raw_ops.DepthwiseConv2dNativeBackpropInput, _ATTRS_2D),
+    "Conv3D": (tf.raw_ops.Conv3DBackpropInputV2, ("strides", "padding", "data_format", "dilations")),
 }
 
 
-def _input_only(input_gradient, original):
+def _input_gradient(op, grad):
+    """The input gradient alone, built as TensorFlow's own gradient of `op` builds it."""
+    backprop, attrs = _INPUT_GRADIENTS[op.type]
+    values = {name: op.get_attr(name) for name in attrs}
+    values = {k: v.decode() if isinstance(v, bytes) else v for k, v in values.items()}
+    return backprop(input_sizes=tf.shape(op.inputs[0]), filter=op.inputs[1], out_backprop=grad, **values)
+
+
+def _input_only(original):
     """The gradient function that skips the filter's gradient when the tape skips it."""
 
     def gradient(op, grad):
         skipped = getattr(op, "skip_input_indices", None)  # Set by tapes; graph `tf.gradients` has none.
         if skipped is None or _FILTER not in skipped or 0 in skipped:
             return original(op, grad)
-        return [input_gradient(op, grad), None]
+        return [_input_gradient(op, grad), None]
 
     return gradient
 
@@ -117,11 +88,11 @@ def input_gradients_only() -> Iterator[None]:
 
 
 def _install() -> None:
-    for name, input_gradient in _INPUT_GRADIENTS.items():
+    for name in _INPUT_GRADIENTS:
         entry = _ENTRIES.get(name)
         if entry is not None and _TYPE in entry:
             _STATE["saved"][name] = entry[_TYPE]
-            entry[_TYPE] = _input_only(input_gradient, entry[_TYPE])
+            entry[_TYPE] = _input_only(entry[_TYPE])
 
 
 def _restore() -> None:
