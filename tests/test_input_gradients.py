@@ -15,7 +15,7 @@ from vis import engine
 from vis.engine.input_gradients import input_gradients_only
 from vis.losses import ActivationMaximization
 
-OPS = ("Conv2D", "DepthwiseConv2dNative", "Conv3D")
+OPS = ("Conv2D", "DepthwiseConv2dNative", "Conv3D", "Conv2DBackpropInput")
 FILTER_GRADIENTS = {"Conv2DBackpropFilter", "DepthwiseConv2dNativeBackpropFilter", "Conv3DBackpropFilterV2"}
 
 
@@ -46,6 +46,21 @@ def _volumes() -> keras.Model:
     return model
 
 
+def _transposed() -> keras.Model:
+    inputs = keras.Input((5, 5, 2))
+    x = keras.layers.Conv2DTranspose(3, 3, strides=2, padding="same", use_bias=False)(inputs)
+    x = keras.layers.Conv2DTranspose(2, 2, strides=1, padding="valid", use_bias=False)(x)
+    outputs = keras.layers.Dense(3, name="preds")(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, outputs)
+    rng = np.random.default_rng(5)
+    model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
+    return model
+
+
+MODELS = {"conv2d": _convolutions, "dilated": lambda: _convolutions(2), "conv3d": _volumes,
+          "transposed": _transposed}
+
+
 def _input_gradient(model, x):
     x = tf.constant(x)
     with tf.GradientTape(watch_accessed_variables=False) as tape:
@@ -57,9 +72,9 @@ def _input_gradient(model, x):
 X = np.random.default_rng(0).normal(size=(2, 9, 9, 2)).astype("float32")
 
 
-@pytest.mark.parametrize("kind", ["conv2d", "dilated", "conv3d"])
+@pytest.mark.parametrize("kind", sorted(MODELS))
 def test_input_gradients_equal_tensorflows_own_eagerly_and_traced(kind):
-    model = _volumes() if kind == "conv3d" else _convolutions(2 if kind == "dilated" else 1)
+    model = MODELS[kind]()
     x = np.random.default_rng(1).normal(size=(2, *model.input_shape[1:])).astype("float32")
     expected = _input_gradient(model, x)
     with input_gradients_only():
@@ -98,6 +113,7 @@ def test_a_tape_that_needs_the_filter_gradient_still_gets_it():
     [
         (_convolutions, {"Conv2DBackpropInput", "DepthwiseConv2dNativeBackpropInput"}),
         (_volumes, {"Conv3DBackpropInputV2"}),
+        (_transposed, {"Conv2D"}),  # The gradient of a transposed convolution is the convolution.
     ],
 )
 def test_the_traced_engine_builds_no_filter_gradient(make, kinds):

@@ -1,6 +1,7 @@
 """Convolution gradients that leave out the filter gradient when the tape does not need it.
 
-TensorFlow's gradient of `Conv2D`, `DepthwiseConv2dNative` and `Conv3D` always builds
+TensorFlow's gradient of `Conv2D`, `DepthwiseConv2dNative`, `Conv3D` and
+`Conv2DBackpropInput` (`Conv2DTranspose`'s forward pass) always builds
 both the input gradient and the filter gradient, even when the tape says the
 filter is not needed (`op.skip_input_indices`): vis differentiates w.r.t. the
 inputs or a layer's output and never w.r.t. weights, so on MobileNetV2 an
@@ -35,24 +36,43 @@ try:  # The registry behind `tf.RegisterGradient`.
 except (ImportError, AttributeError):  # pragma: no cover - another TensorFlow layout
     _ENTRIES, _TYPE = {}, None
 
-_FILTER = 1  # The filter (kernel) is input 1 of these operations.
+_FILTER = 1  # The filter (kernel) is input 1 of all these operations.
+
+
+def _backprop_input(backprop):
+    """An input gradient that is the backprop of a convolution's data input (operation input 0)."""
+
+    def build(op, grad, attrs):
+        return backprop(input_sizes=tf.shape(op.inputs[0]), filter=op.inputs[1], out_backprop=grad, **attrs)
+
+    return build
+
+
+def _transposed_input(op, grad, attrs):
+    """The gradient of a transposed convolution's data input (input 2) is the forward convolution."""
+    return tf.raw_ops.Conv2D(input=grad, filter=op.inputs[1], **attrs)
 
 
 _ATTRS_2D = ("strides", "padding", "explicit_paddings", "data_format", "dilations")
-# Forward operation -> (the operation of its input gradient, the attributes passed on as they are).
+_ATTRS_3D = ("strides", "padding", "data_format", "dilations")
+# Forward operation -> (index of its data input, the builder of that input's gradient,
+# the attributes passed on as they are).
 _INPUT_GRADIENTS = {
-    "Conv2D": (tf.raw_ops.Conv2DBackpropInput, (*_ATTRS_2D, "use_cudnn_on_gpu")),  # Conv1D, Conv2D
-    "DepthwiseConv2dNative": (tf.raw_ops.DepthwiseConv2dNativeBackpropInput, _ATTRS_2D),
-    "Conv3D": (tf.raw_ops.Conv3DBackpropInputV2, ("strides", "padding", "data_format", "dilations")),
+    "Conv2D": (0, _backprop_input(tf.raw_ops.Conv2DBackpropInput), (*_ATTRS_2D, "use_cudnn_on_gpu")),
+    "DepthwiseConv2dNative": (0, _backprop_input(tf.raw_ops.DepthwiseConv2dNativeBackpropInput), _ATTRS_2D),
+    "Conv3D": (0, _backprop_input(tf.raw_ops.Conv3DBackpropInputV2), _ATTRS_3D),
+    "Conv2DBackpropInput": (2, _transposed_input, (*_ATTRS_2D, "use_cudnn_on_gpu")),  # Conv2DTranspose
 }
 
 
-def _input_gradient(op, grad):
-    """The input gradient alone, built as TensorFlow's own gradient of `op` builds it."""
-    backprop, attrs = _INPUT_GRADIENTS[op.type]
+def _input_gradient(op, grad) -> list:
+    """The gradients of `op`'s inputs with only the data input's built, as TensorFlow builds it."""
+    data, build, attrs = _INPUT_GRADIENTS[op.type]
     values = {name: op.get_attr(name) for name in attrs}
     values = {k: v.decode() if isinstance(v, bytes) else v for k, v in values.items()}
-    return backprop(input_sizes=tf.shape(op.inputs[0]), filter=op.inputs[1], out_backprop=grad, **values)
+    grads = [None] * len(op.inputs)
+    grads[data] = build(op, grad, values)
+    return grads
 
 
 def _input_only(original):
@@ -60,9 +80,10 @@ def _input_only(original):
 
     def gradient(op, grad):
         skipped = getattr(op, "skip_input_indices", None)  # Set by tapes; graph `tf.gradients` has none.
-        if skipped is None or _FILTER not in skipped or 0 in skipped:
+        data = _INPUT_GRADIENTS[op.type][0]
+        if skipped is None or _FILTER not in skipped or data in skipped:
             return original(op, grad)
-        return [_input_gradient(op, grad), None]
+        return _input_gradient(op, grad)
 
     return gradient
 
