@@ -15,7 +15,7 @@ from vis import engine
 from vis.engine.input_gradients import input_gradients_only
 from vis.losses import ActivationMaximization
 
-OPS = ("Conv2D", "DepthwiseConv2dNative", "Conv3D", "Conv2DBackpropInput")
+OPS = ("Conv2D", "DepthwiseConv2dNative", "Conv3D", "Conv2DBackpropInput", "Conv3DBackpropInputV2")
 FILTER_GRADIENTS = {"Conv2DBackpropFilter", "DepthwiseConv2dNativeBackpropFilter", "Conv3DBackpropFilterV2"}
 
 
@@ -57,8 +57,19 @@ def _transposed() -> keras.Model:
     return model
 
 
+def _transposed_volumes() -> keras.Model:
+    inputs = keras.Input((3, 4, 4, 2))
+    x = keras.layers.Conv3DTranspose(3, 2, strides=(1, 2, 2), padding="same", use_bias=False)(inputs)
+    x = keras.layers.Conv3DTranspose(2, 2, padding="valid", use_bias=False)(x)
+    outputs = keras.layers.Dense(3, name="preds")(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, outputs)
+    rng = np.random.default_rng(6)
+    model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
+    return model
+
+
 MODELS = {"conv2d": _convolutions, "dilated": lambda: _convolutions(2), "conv3d": _volumes,
-          "transposed": _transposed}
+          "transposed": _transposed, "transposed3d": _transposed_volumes}
 
 
 def _input_gradient(model, x):
@@ -114,6 +125,7 @@ def test_a_tape_that_needs_the_filter_gradient_still_gets_it():
         (_convolutions, {"Conv2DBackpropInput", "DepthwiseConv2dNativeBackpropInput"}),
         (_volumes, {"Conv3DBackpropInputV2"}),
         (_transposed, {"Conv2D"}),  # The gradient of a transposed convolution is the convolution.
+        (_transposed_volumes, {"Conv3D"}),
     ],
 )
 def test_the_traced_engine_builds_no_filter_gradient(make, kinds):

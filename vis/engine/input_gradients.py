@@ -1,7 +1,8 @@
 """Convolution gradients that leave out the filter gradient when the tape does not need it.
 
-TensorFlow's gradient of `Conv2D`, `DepthwiseConv2dNative`, `Conv3D` and
-`Conv2DBackpropInput` (`Conv2DTranspose`'s forward pass) always builds
+TensorFlow's gradient of `Conv2D`, `DepthwiseConv2dNative`, `Conv3D`,
+`Conv2DBackpropInput` and `Conv3DBackpropInputV2` (the forward passes of
+`Conv2DTranspose` and `Conv3DTranspose`) always builds
 both the input gradient and the filter gradient, even when the tape says the
 filter is not needed (`op.skip_input_indices`): vis differentiates w.r.t. the
 inputs or a layer's output and never w.r.t. weights, so on MobileNetV2 an
@@ -48,9 +49,13 @@ def _backprop_input(backprop):
     return build
 
 
-def _transposed_input(op, grad, attrs):
+def _transposed_input(forward):
     """The gradient of a transposed convolution's data input (input 2) is the forward convolution."""
-    return tf.raw_ops.Conv2D(input=grad, filter=op.inputs[1], **attrs)
+
+    def build(op, grad, attrs):
+        return forward(input=grad, filter=op.inputs[1], **attrs)
+
+    return build
 
 
 _ATTRS_2D = ("strides", "padding", "explicit_paddings", "data_format", "dilations")
@@ -61,7 +66,9 @@ _INPUT_GRADIENTS = {
     "Conv2D": (0, _backprop_input(tf.raw_ops.Conv2DBackpropInput), (*_ATTRS_2D, "use_cudnn_on_gpu")),
     "DepthwiseConv2dNative": (0, _backprop_input(tf.raw_ops.DepthwiseConv2dNativeBackpropInput), _ATTRS_2D),
     "Conv3D": (0, _backprop_input(tf.raw_ops.Conv3DBackpropInputV2), _ATTRS_3D),
-    "Conv2DBackpropInput": (2, _transposed_input, (*_ATTRS_2D, "use_cudnn_on_gpu")),  # Conv2DTranspose
+    # The forward passes of Conv2DTranspose and Conv3DTranspose.
+    "Conv2DBackpropInput": (2, _transposed_input(tf.raw_ops.Conv2D), (*_ATTRS_2D, "use_cudnn_on_gpu")),
+    "Conv3DBackpropInputV2": (2, _transposed_input(tf.raw_ops.Conv3D), _ATTRS_3D),
 }
 
 
