@@ -177,8 +177,11 @@ import keras
 from keras import layers
 keras.utils.set_random_seed(0)
 for kind in ("sequential", "functional"):
-    stack = [layers.Conv2D(4, 3, strides=2, activation="relu"), layers.DepthwiseConv2D(3, padding="same"),
-             layers.BatchNormalization(), layers.SeparableConv2D(3, 2), layers.Flatten(), layers.Dense(3)]
+    transposed = [layers.Conv2DTranspose(2, 3, padding="same"), layers.Reshape((13, 13, 2, 1)),
+                  layers.Conv3DTranspose(1, 2, padding="same"), layers.Reshape((13, 13, 2))]
+    stack = [*transposed, layers.Conv2D(4, 3, strides=2, activation="relu"),
+             layers.DepthwiseConv2D(3, padding="same"), layers.BatchNormalization(),
+             layers.SeparableConv2D(3, 2), layers.Flatten(), layers.Dense(3)]
     if kind == "sequential":
         model = keras.Sequential([keras.Input((13, 13, 2)), *stack])
     else:
