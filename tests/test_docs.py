@@ -32,7 +32,6 @@ INTERNAL = {
     "vis.optimizer_loop": "the compiled loop behind `Optimizer.minimize`, documented in vis.optimizer",
     "vis.engine.diagnostics": "turns the engine's missing gradients into error messages",
     "vis.engine.compiling": "the one tf.function wrapper of the engine and the optimizer loop",
-    "vis.engine.input_gradients": "convolution gradients without the unused filter gradient",
     "vis.utils.layers": "layer and channel-axis lookup used by the visualization functions",
     "vis.streaming_data": "reads data sets in batches and writes .npy files for vis.stream",
     "vis.cli_images": "the image-folder part of the vis command, documented with vis.cli",

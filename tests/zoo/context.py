@@ -63,7 +63,6 @@ class Context:
 
     def cached(self, key, compute):
         if key not in self._cache:
-            _wait_for_vis_compiles()
             try:
                 self._cache[key] = compute()
             except Exception as error:  # noqa: BLE001 - a broken reference is reported as such
@@ -153,15 +152,3 @@ def messages(log, category=Warning) -> list[str]:
     return [str(w.message) for w in log if issubclass(w.category, category)]
 
 
-def _wait_for_vis_compiles() -> None:
-    """Joins vis's background compile threads before a reference runs.
-
-    The references patch layers' `call` and `activation` for one eager pass; a
-    vis compile tracing the same layers meanwhile would record (and compile)
-    the patched versions.
-    """
-    import threading
-
-    for thread in threading.enumerate():
-        if thread.name == "vis-compile" and thread is not threading.current_thread():
-            thread.join()

@@ -15,10 +15,9 @@ die with the user's model.
 
 Modules: `program` (the tape), `plan` (running a graph), `graph` (reading
 one), `inference` (inference mode), `diagnostics` (errors that name the
-layer at fault), `compiling` (the one `tf.function` wrapper),
-`input_gradients` (convolution gradients without the unused filter
-gradient), `results` (what a program returns), `dispatch` (one device or a
-`tf.distribute` strategy).
+layer at fault), `compiling` (the one `tf.function` wrapper, and when a
+program runs compiled), `results` (what a program returns), `dispatch` (one
+device or a `tf.distribute` strategy).
 """
 
 from __future__ import annotations
@@ -43,7 +42,7 @@ __all__ = [
 _CACHE_ATTR = "_vis_engine_programs"
 _CACHE_SIZE = 16
 SERVED_SAMPLES = 128  # About one compile's worth of extra backward passes on MobileNetV2 (see `_server`).
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 
 
 def get_program(
@@ -54,20 +53,23 @@ def get_program(
     The cache key is structural: losses with the same `cache_key()` share a
     program (for example `ActivationMaximization` on one layer, whatever the
     filters). The cache lives on the first input's `InputLayer`, bounded to a
-    few programs, so nothing at module level keeps a model alive. `also_wrt`
+    few programs, so nothing at module level keeps a model alive. Programs
+    are built under a lock (threads racing on a first call share one), and a
+    cached program whose layers' activations were swapped in place since it
+    was built is replaced by a new one. `also_wrt`
     (see `Program`) is not part of the key: it is given to a program when it
     is built and ignored when it exists.
     """
     key = (_family(input_tensors, losses, backprop_modifier), None if wrt_tensor is None else id(wrt_tensor))
-    with _LOCK:
+    with _LOCK:  # Built under the lock: threads racing on a first call share one program.
         cache = _cache_of(_owner(input_tensors))
         program = cache.get(key)
-        if program is not None:
+        if program is not None and not program.outdated():
             cache.move_to_end(key)
             return program
-    program = Program(input_tensors, losses, wrt_tensor, backprop_modifier, also_wrt)
-    with _LOCK:
+        program = Program(input_tensors, losses, wrt_tensor, backprop_modifier, also_wrt)
         cache[key] = program
+        cache.move_to_end(key)
         while len(cache) > _CACHE_SIZE:
             cache.popitem(last=False)
     return program
@@ -101,7 +103,8 @@ def _server(input_tensors: list, losses: list, wrt_tensor, backprop_modifier, ba
         if (
             program is None
             or id(wrt_tensor) not in program.also
-            or not program.lazy_gradients.started
+            or program.outdated()
+            or not program.lazy_gradients.compiles_next()
             or program.served + batch > SERVED_SAMPLES
         ):
             return None

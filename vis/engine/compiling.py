@@ -1,13 +1,21 @@
-"""Compiling vis's traced code with `tf.function`, and when to run it compiled."""
+"""Compiling vis's traced code with `tf.function`, and when to run it compiled.
+
+A program's first call runs eagerly; its second call compiles it, in the
+calling thread, and runs compiled from then on (`Lazy`). There is no
+background thread: a script that draws one map never compiles and exits at
+once, a loop over many models (one call each) runs at the eager cost, and
+every trace is made in the caller's own context (its `tf.distribute`
+strategy and device scope), so it is traced once per program and scope.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import threading
+import contextvars
+import warnings
 from collections.abc import Iterator
 
 import tensorflow as tf
-from tensorflow.core.protobuf import config_pb2, rewriter_config_pb2
 
 try:  # The per-thread options a function call runs with; TensorFlow has no public handle on them.
     from tensorflow.python.eager import context as _tf_context
@@ -17,6 +25,13 @@ try:  # The per-thread options a function call runs with; TensorFlow has no publ
     )
 except ImportError:  # pragma: no cover - another TensorFlow layout: calls keep the default options.
     _CONTEXT_OK = False
+
+_GUARD = {"warned": False}
+_MOVED = (
+    "vis: TensorFlow's per-call function options (`tensorflow.python.eager.context`) are not where vis "
+    "expects them; compiled calls run with TensorFlow's default Grappler options (correct; the first "
+    "compiled call is slower)."
+)
 
 
 class _Traced:
@@ -53,18 +68,29 @@ class Compiled:
         self.function = function
 
     def __call__(self, *args):
-        if not _CONTEXT_OK:
+        lean = _lean_or_none()
+        if lean is None:
             return self.function(*args)
         context = _tf_context.context()
         default = context.function_call_options
-        context.function_call_options = lean_options(default)
         try:
+            context.function_call_options = lean(default)
             return self.function(*args)
         finally:
             context.function_call_options = default
 
     def __getattr__(self, name: str):
         return getattr(self.function, name)
+
+
+def _lean_or_none():
+    """`lean_options` while TensorFlow's layout is the one vis knows; None (warned once) otherwise."""
+    if _CONTEXT_OK:
+        return lean_options
+    if not _GUARD["warned"]:
+        _GUARD["warned"] = True
+        warnings.warn(_MOVED, RuntimeWarning, stacklevel=3)
+    return None
 
 
 _LEAN: dict = {}  # serialized default config -> its lean FunctionCallOptions
@@ -87,8 +113,9 @@ def lean_options(default):
     key = default.config_proto_serialized
     lean = _LEAN.get(key)
     if lean is None:
-        config = config_pb2.ConfigProto.FromString(key)
-        rewrite, options = config.graph_options.rewrite_options, rewriter_config_pb2.RewriterConfig
+        config = tf.compat.v1.ConfigProto.FromString(key)
+        rewrite = config.graph_options.rewrite_options
+        options = type(rewrite)  # RewriterConfig: its enums are class attributes.
         if rewrite.meta_optimizer_iterations == options.DEFAULT_NUM_ITERS:
             rewrite.meta_optimizer_iterations = options.ONE
         if rewrite.memory_optimization == options.DEFAULT_MEM_OPT:
@@ -102,102 +129,102 @@ def lean_options(default):
 
 
 class Lazy:
-    """A method whose first call runs eagerly while its compiled twin is made in the background.
+    """A method that runs eagerly at its first call and compiled from its second call on.
 
-    The first call runs the method eagerly — the same code the compiled
-    function traces, so both give the same results — and, once it has
-    answered, starts a thread that traces the `tf.function` and runs it once
-    (TensorFlow optimises a graph on its first run). A later call waits for
-    that thread and runs compiled. Why wait rather than answer eagerly too:
-    tracing and eager calls both run Python under one interpreter lock, so an
-    eager call made while the compile runs is slower than alone and delays the
-    compile; measured on MobileNetV2, a loop of maps took twice as long that
-    way. One map thus costs what a hand-written eager gradient tape costs, a
-    loop of maps what the compiled floor costs, plus one eager call.
+    One map costs what a hand-written eager gradient tape costs and compiles
+    nothing; a loop of maps costs one eager call, one compile and then the
+    compiled floor. The compile happens in the calling thread, inside the
+    call that needs it: no thread, nothing to wait for at exit, and the trace
+    sees the caller's strategy and device scope. Threads calling at once
+    share one trace (`tf.function` traces under its own lock).
 
-    `vis.engine.compiling.policy(...)` (a context manager) changes this for
-    the calls inside it: `'compiled'` compiles at the first call, `'eager'`
-    never compiles. The command line uses `'eager'` when it has one batch to
-    draw, so that it does not wait at exit for a compile it will not use.
+    A compile that fails where the eager method succeeds is reported once (a
+    `RuntimeWarning` naming the program) and the method runs eagerly from then
+    on; when both fail, the eager method's error is raised, as it would be at
+    a first call.
+
+    `vis.engine.compiling.policy(...)` (a context manager, per thread and
+    context) changes this for the calls inside it: `'compiled'` compiles at
+    the first call, `'eager'` never compiles.
 
     Args:
         method: The traceable method (tensors in, tensors out).
         input_signature: Its `tf.TensorSpec` signature.
+        name: What the warning calls the program.
 
     Attributes:
         compiled: The `tf.function`; `experimental_get_tracing_count()` counts its traces.
+        calls: How many calls ran eagerly under the `'auto'` policy.
+        failed: The error of a compile that failed, or None.
     """
 
-    def __init__(self, method, input_signature) -> None:
+    def __init__(self, method, input_signature, name: str = "a vis program") -> None:
         self.method = method
+        self.name = name
         self.compiled = compile_method(method, input_signature)
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
+        self.calls = 0
+        self.failed: Exception | None = None
 
     @property
     def ready(self) -> bool:
-        """Whether calls now run compiled."""
-        return self._ready.is_set()
+        """Whether the compiled function has been traced (and calls run compiled)."""
+        return self.failed is None and self.compiled.experimental_get_tracing_count() > 0
 
-    @property
-    def started(self) -> bool:
-        """Whether the compiled function has been made, or is being made."""
-        return self._thread is not None or self.compiled.experimental_get_tracing_count() > 0
+    def compiles_next(self) -> bool:
+        """Whether the next call, under the current policy, runs compiled."""
+        if self.failed is not None or _POLICY.get() == "eager":
+            return False
+        return _POLICY.get() == "compiled" or self.calls > 0 or self.ready
 
     def __call__(self, *args):
-        if self._ready.is_set() or _POLICY[-1] == "compiled":
-            return self.compiled(*args)
-        if _POLICY[-1] == "eager":
+        if not self.compiles_next():
+            if self.failed is None:
+                self.calls += 1
             return self.method(*args)
-        if self._thread is not None:
-            self.wait()
-            return self.compiled(*args) if self._ready.is_set() else self.method(*args)
-        result = self.method(*args)
-        self._start(args)
-        return result
-
-    def _start(self, args) -> None:
-        with self._lock:
-            if self._thread is not None:
-                return
-            # Not a daemon: Python waits for it at exit rather than killing it inside TensorFlow.
-            self._thread = threading.Thread(target=self._compile, args=(args,), name="vis-compile")
-            self._thread.start()
-
-    def _compile(self, args) -> None:
+        interrupted = False
         try:
-            self.compiled(*args)
-        except Exception:  # noqa: BLE001 - the eager path reports errors; it simply stays in use
-            return
-        self._ready.set()
+            return self.compiled(*args)
+        except KeyboardInterrupt:
+            interrupted = True
+        except Exception as error:  # noqa: BLE001 - the eager method tells a compile fault from the call's
+            result = self.method(*args)  # Raises the call's own error, if it is the call's.
+            self._give_up(error)
+            return result
+        if interrupted:  # Raised afresh, out of the handler: it keeps no frame of the interrupted trace.
+            raise KeyboardInterrupt
 
-    def wait(self) -> None:
-        """Blocks until a compilation that has started is done."""
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
+    def _give_up(self, error: Exception) -> None:
+        self.failed = error
+        warnings.warn(
+            f"vis could not compile {self.name} ({type(error).__name__}: {str(error)[:300]}); "
+            "it runs eagerly from now on (same results, slower).",
+            RuntimeWarning,
+            stacklevel=5,
+        )
 
     def experimental_get_tracing_count(self) -> int:
         return self.compiled.experimental_get_tracing_count()
 
 
 _POLICIES = ("auto", "compiled", "eager")
-_POLICY = ["auto"]
+_POLICY: contextvars.ContextVar[str] = contextvars.ContextVar("vis_compile_policy", default="auto")
 
 
 @contextlib.contextmanager
 def policy(name: str) -> Iterator[None]:
-    """Within the block, programs run `'auto'` (eager first, compiled in the background, the
-    default), `'compiled'` (compiled at the first call) or `'eager'` (never compiled).
+    """Within the block, programs run `'auto'` (eager at their first call, compiled from their
+    second, the default), `'compiled'` (compiled at the first call) or `'eager'` (never compiled).
+
+    The policy belongs to the thread (and `contextvars` context) that sets it:
+    another thread's calls keep their own.
 
     Raises:
         ValueError: For another name.
     """
     if name not in _POLICIES:
         raise ValueError(f"`policy` must be one of {_POLICIES}. Received: policy={name!r}")
-    _POLICY.append(name)
+    token = _POLICY.set(name)
     try:
         yield
     finally:
-        _POLICY.pop()
+        _POLICY.reset(token)

@@ -18,7 +18,6 @@ import tensorflow as tf
 
 from vis.engine import diagnostics, dispatch, graph
 from vis.engine.compiling import Lazy
-from vis.engine.input_gradients import input_gradients_only
 from vis.engine.plan import Plan
 from vis.engine.results import EngineResult, numpy_of, regroup, weighted
 
@@ -71,8 +70,11 @@ class Program:
         # Keys built from id() stay valid only while these objects live.
         self._pinned = (list(losses), wrt_tensor, backprop_modifier, list(also_wrt))
         self.wrt_tensor = wrt_tensor
-        self.lazy_gradients = Lazy(self.gradients, self._signature())
-        self.lazy_values = Lazy(self.values, self._signature())
+        # What the trace freezes and a user may swap in place (`layer.activation = linear`).
+        self._activations = _activations(self.plan.layers)
+        name = f"the program of {', '.join(self.loss_names)}"[:200]
+        self.lazy_gradients = Lazy(self.gradients, self._signature(), f"{name} (gradient)")
+        self.lazy_values = Lazy(self.values, self._signature(), f"{name} (forward)")
         self.compiled, self.forward = self.lazy_gradients.compiled, self.lazy_values.compiled
 
     def _signature(self) -> list:
@@ -114,9 +116,8 @@ class Program:
             total = tf.reduce_sum(overall)
         targets = records[0] if self.wrt_inputs is None else [seeds[i] for i in self.wrt_inputs]
         extra = [records[i] for i in self.also.values()]
-        with input_gradients_only():  # No weight gradient is needed: convolutions build none.
-            grads = tape.gradient(total, targets + [v for values in extra for v in values])
-            dead = [i for i in probed if all(g is None for g in tape.gradient(per_sample[i], targets))]
+        grads = tape.gradient(total, targets + [v for values in extra for v in values])
+        dead = [i for i in probed if all(g is None for g in tape.gradient(per_sample[i], targets))]
         grads, extra_grads = grads[: len(targets)], regroup(grads[len(targets) :], extra)
         if all(g is None for g in grads):
             raise self._fail(self._probed[0] if self._probed else 0)
@@ -189,18 +190,22 @@ class Program:
                 raise
             raise GradientPathError(self._error) from None
 
-    def wait(self) -> None:
-        """Blocks until the background compilations that have started are done."""
-        self.lazy_gradients.wait()
-        self.lazy_values.wait()
+    def outdated(self) -> bool:
+        """Whether a layer's `activation` was swapped in place since the program was built.
+
+        The plan (and a trace) freezes each layer's activation; keras-vis
+        tutorials set `layer.activation = linear` without `apply_modifications`,
+        so the engine builds a new program rather than run the old activation.
+        """
+        return any(a is not b for a, b in zip(self._activations, _activations(self.plan.layers)))
 
     def __call__(
         self, seeds: list, losses: list, weights: list, gradient: bool = True, serve=None
     ) -> EngineResult:
         """Runs the program on numpy seeds and returns numpy results.
 
-        The first calls run eagerly while the compiled function is being made
-        in the background (see `vis.engine.compiling.Lazy`). With `serve`, one
+        The first call runs eagerly, the later ones compiled (see
+        `vis.engine.compiling.Lazy`). With `serve`, one
         of the program's `also_wrt` tensors, the result is that of a call
         differentiating w.r.t. it.
         """
@@ -235,6 +240,10 @@ def _check_per_sample(args: list, placeholders: list, batch: int, losses: list) 
                 f"(`PerSample`), but the batch has {batch} seeds. Received: filter_indices with "
                 f"{arg.shape[0]} entries for a batch of {batch}"
             )
+
+
+def _activations(layers: list) -> list:
+    return [getattr(layer, "activation", None) for layer in layers]
 
 
 def _watcher(tape, registers: set):
