@@ -105,14 +105,19 @@ def modifier_warning(modifier, plan) -> str | None:
     )
 
 
+_ACTIVATION_LAYERS = tuple(
+    getattr(keras.layers, name)
+    for name in ("ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax")
+    if hasattr(keras.layers, name)
+)
+
+
 def _activation_name(layer) -> str | None:
     activation = getattr(layer, "activation", None)
     if activation is not None:
         name = getattr(activation, "__name__", type(activation).__name__)
         return None if name == "linear" else name
-    if isinstance(layer, keras.layers.Layer) and type(layer).__module__.startswith(
-        "keras.src.layers.activations"
-    ):
+    if isinstance(layer, _ACTIVATION_LAYERS):
         return type(layer).__name__
     return None
 

@@ -25,7 +25,6 @@ import collections
 from collections.abc import Callable
 
 import keras
-from keras.src import tree
 
 from vis.engine import graph, inference
 from vis.engine.graph import producer
@@ -128,7 +127,7 @@ class Plan:
             values[register] = value
         with inference.mode():
             for step in self.steps:
-                results = tree.flatten(step.run(values))
+                results = keras.tree.flatten(step.run(values))
                 for register, value in zip(step.outputs, results):
                     values[register] = value
                     if watch is not None:
@@ -296,4 +295,4 @@ def _inner_input_registers(model, arguments, feeds: list) -> list[int]:
         struct = getattr(model, "_inputs_struct", None)
         names = list(struct) if isinstance(struct, dict) else [producer(t)[0].name for t in model.inputs]
         return [by_id[id(given[name])] for name in names]
-    return [by_id[id(t)] for t in tree.flatten(given)]
+    return [by_id[id(t)] for t in keras.tree.flatten(given)]
