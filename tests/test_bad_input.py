@@ -100,7 +100,12 @@ CASES = [
     ("filter-type", _saliency(filter_indices=1.5), TypeError, r"Received: filter_indices=1.5"),
     ("filter-bool", _saliency(filter_indices=True), TypeError, r"Received: filter_indices=True"),
     ("layer-range", _saliency(layer_idx=9), ValueError, r"4 layers.*Received: layer_idx=9"),
-    ("layer-name", _saliency(layer_idx="nope"), ValueError, r"'preds'.*Received: layer_idx='nope'"),
+    (
+        "layer-name",
+        _saliency(layer_idx="nope"),
+        ValueError,
+        r"No layer named 'nope' in model '\w+' or its nested models\. Received: layer_idx='nope'",
+    ),
     ("layer-type", _saliency(layer_idx=1.0), TypeError, r"Received: layer_idx=1.0"),
     (
         "model-type",
