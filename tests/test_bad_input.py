@@ -162,6 +162,12 @@ CASES = [
         r"Close matches: 'preds'.*layer_idx='predz'",
     ),
     (
+        "layer-old-name",
+        _saliency(layer_idx="fc1000"),
+        ValueError,
+        r"'fc1000' is a Keras 2 keras.applications name, now 'predictions'.*Received: layer_idx='fc1000'",
+    ),
+    (
         "seeds-multi-input",
         lambda m: visualize_saliency(_two_input_model(), -1, 0, SEED),
         TypeError,
