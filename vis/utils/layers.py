@@ -179,9 +179,22 @@ def not_found_hint(model, name: str) -> str:
         by_new = {new: [a for a, n in renamed if n == new] for _, new in renamed}
         became = ", ".join(f"{new!r} in {' and '.join(archs)}" for new, archs in by_new.items())
         hint += f" {name!r} is a Keras 2 keras.applications name, now {became}: this model has no such layer."
-    elif re.fullmatch(r"[a-z][a-z0-9_]*_\d+", name):
+    elif _is_numbered(name):
         hint += " Keras numbers unnamed layers in order of creation, so such names change between sessions."
     return hint
+
+
+def _is_numbered(name: str) -> bool:
+    """Whether `name` is a name Keras gives an unnamed layer, e.g. `'activation_49'` or `'conv2d_3'`."""
+    match = re.fullmatch(r"(.+)_\d+", name.rpartition("/")[2])
+    if match is None:
+        return False
+    for class_name, value in vars(keras.layers).items():
+        if isinstance(value, type):  # Keras names a layer after its class: MaxPooling2D -> max_pooling2d.
+            snake = re.sub(r"([a-z])([A-Z])", r"\1_\2", re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name))
+            if snake.lower() == match.group(1):
+                return True
+    return False
 
 
 def _warn_renamed(old: str, new: str, architecture: str, argument: str) -> None:
