@@ -100,7 +100,12 @@ CASES = [
     ("filter-type", _saliency(filter_indices=1.5), TypeError, r"Received: filter_indices=1.5"),
     ("filter-bool", _saliency(filter_indices=True), TypeError, r"Received: filter_indices=True"),
     ("layer-range", _saliency(layer_idx=9), ValueError, r"4 layers.*Received: layer_idx=9"),
-    ("layer-name", _saliency(layer_idx="nope"), ValueError, r"'preds'.*Received: layer_idx='nope'"),
+    (
+        "layer-name",
+        _saliency(layer_idx="nope"),
+        ValueError,
+        r"No layer named 'nope' in model '\w+' or its nested models\. Received: layer_idx='nope'",
+    ),
     ("layer-type", _saliency(layer_idx=1.0), TypeError, r"Received: layer_idx=1.0"),
     (
         "model-type",
@@ -155,6 +160,12 @@ CASES = [
         _saliency(layer_idx="predz"),
         ValueError,
         r"Close matches: 'preds'.*layer_idx='predz'",
+    ),
+    (
+        "layer-old-name",
+        _saliency(layer_idx="fc1000"),
+        ValueError,
+        r"'fc1000' is a Keras 2 keras.applications name, now 'predictions'.*Received: layer_idx='fc1000'",
     ),
     (
         "seeds-multi-input",

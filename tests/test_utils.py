@@ -76,13 +76,15 @@ def _named_model():
     return keras.Model(inp, out)
 
 
-def test_find_layer_idx_found_and_error_names_layer():
+def test_find_layer_idx_found_and_error_names_close_matches_only():
     model = _named_model()
     assert utils.find_layer_idx(model, "visualized_layer") == 2
     assert model.layers[utils.find_layer_idx(model, "hidden")].name == "hidden"
-    with pytest.raises(ValueError, match="'missing'") as info:
+    with pytest.raises(ValueError, match="Close matches: 'hidden'.*Received: layer_name='hiden'") as info:
+        utils.find_layer_idx(model, "hiden")
+    assert "'visualized_layer'" not in str(info.value)
+    with pytest.raises(ValueError, match="No layer named 'missing'.*Received: layer_name='missing'"):
         utils.find_layer_idx(model, "missing")
-    assert "'hidden'" in str(info.value) and "'visualized_layer'" in str(info.value)
 
 
 # --- image helpers ---------------------------------------------------------------------------

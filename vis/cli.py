@@ -155,10 +155,12 @@ def output_layer_index(model) -> int:
 def resolve_layer(model, spec: str | None) -> int:
     """Returns the index in `model.layers` of the layer named or numbered by `spec`.
 
-    None stands for the layer that makes the model's (first) output.
+    None stands for the layer that makes the model's (first) output. A name
+    keras.applications used in Keras 2 (`'fc1000'`) finds the layer it became,
+    with a warning.
 
     Raises:
-        ValueError: If no layer has that name or index.
+        ValueError: If no layer of the model (nested ones aside) has that name or index.
     """
     count = len(model.layers)
     if spec is None:
@@ -168,10 +170,19 @@ def resolve_layer(model, spec: str | None) -> int:
         if not -count <= index < count:
             raise ValueError(f"unknown layer {spec}: the model has {count} layers (indices 0 to {count - 1})")
         return index % count
-    names = [layer.name for layer in model.layers]
-    if spec not in names:
-        raise ValueError(f"unknown layer '{spec}'. The model's layers: {', '.join(names)}")
-    return names.index(spec)
+    from vis.utils import layers
+
+    try:
+        layer = layers.get_layer(model, spec, argument="--layer")
+    except ValueError as error:
+        raise ValueError(f"unknown layer '{spec}': {error}") from None
+    index = layers.position(model.layers, layer)
+    if index is None:
+        raise ValueError(
+            f"unknown layer '{spec}': it is inside a nested model; the command line visualizes "
+            f"the model's own layers"
+        )
+    return index
 
 
 def input_shape(model) -> tuple[int, int, int]:

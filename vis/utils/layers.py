@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import difflib
+import inspect
+import os
+import re
+import warnings
 
 import keras
 import numpy as np
+
+from vis.utils import legacy_names
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 def channel_axis(layer, ndim: int) -> int:
@@ -119,17 +127,12 @@ def get_layer(model, layer_idx, argument: str = "layer_idx") -> keras.layers.Lay
 
 
 def _by_name(model, name: str, argument: str):
-    if "/" in name:
-        layer = model
-        for part in name.split("/"):
-            found = [c for c in getattr(layer, "layers", []) if c.name == part]
-            layer = found[0] if found else None
-            if layer is None:
-                break
-        matches = [] if layer is None else [layer]
-    else:
-        matches = [c for c in model.layers if c.name == name]
-        matches = matches or [c for c in flat_layers(model) if c.name == name]
+    matches = _matches(model, name)
+    if not matches:
+        renamed = legacy_names.resolve(name, {layer.name for layer in flat_layers(model)})
+        if renamed is not None:
+            _warn_renamed(name, *renamed, argument)
+            matches = _matches(model, renamed[0])
     if len(matches) == 1:
         return matches[0]
     if matches:
@@ -138,11 +141,69 @@ def _by_name(model, name: str, argument: str):
             f"{len(matches)} layers named {name!r} live in the nested models of model '{model.name}': "
             f"give a path, one of {paths}. Received: {argument}={name!r}"
         )
-    close = difflib.get_close_matches(name, _all_paths(model), n=5, cutoff=0.6)
-    hint = f" Close matches: {', '.join(repr(c) for c in close)}." if close else ""
-    top = ", ".join(repr(layer.name) for layer in model.layers[:20])
-    more = ", ..." if len(model.layers) > 20 else ""
     raise ValueError(
-        f"No layer named {name!r} in model '{model.name}' or its nested models.{hint} "
-        f"Layers: {top}{more}. Received: {argument}={name!r}"
+        f"No layer named {name!r} in model '{model.name}' or its nested models.{not_found_hint(model, name)} "
+        f"Received: {argument}={name!r}"
+    )
+
+
+def _matches(model, name: str) -> list:
+    if "/" in name:
+        layer = model
+        for part in name.split("/"):
+            found = [c for c in getattr(layer, "layers", []) if c.name == part]
+            layer = found[0] if found else None
+            if layer is None:
+                return []
+        return [layer]
+    matches = [c for c in model.layers if c.name == name]
+    return matches or [c for c in flat_layers(model) if c.name == name]
+
+
+def not_found_hint(model, name: str) -> str:
+    """The hint of a layer-not-found error: a few close matches, and what an old name became.
+
+    Args:
+        model: The Keras model searched.
+        name: The name no layer has.
+
+    Returns:
+        A string starting with a space, or empty.
+    """
+    hint = ""
+    close = difflib.get_close_matches(name, _all_paths(model), n=5, cutoff=0.6)
+    if close:
+        hint += f" Close matches: {', '.join(repr(c) for c in close)}."
+    renamed = legacy_names.renamings(name)
+    if renamed:
+        by_new = {new: [a for a, n in renamed if n == new] for _, new in renamed}
+        became = ", ".join(f"{new!r} in {' and '.join(archs)}" for new, archs in by_new.items())
+        hint += f" {name!r} is a Keras 2 keras.applications name, now {became}: this model has no such layer."
+    elif _is_numbered(name):
+        hint += " Keras numbers unnamed layers in order of creation, so such names change between sessions."
+    return hint
+
+
+def _is_numbered(name: str) -> bool:
+    """Whether `name` is a name Keras gives an unnamed layer, e.g. `'activation_49'` or `'conv2d_3'`."""
+    match = re.fullmatch(r"(.+)_\d+", name.rpartition("/")[2])
+    if match is None:
+        return False
+    for class_name, value in vars(keras.layers).items():
+        if isinstance(value, type):  # Keras names a layer after its class: MaxPooling2D -> max_pooling2d.
+            snake = re.sub(r"([a-z])([A-Z])", r"\1_\2", re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name))
+            if snake.lower() == match.group(1):
+                return True
+    return False
+
+
+def _warn_renamed(old: str, new: str, architecture: str, argument: str) -> None:
+    frame, stacklevel = inspect.currentframe(), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, stacklevel = frame.f_back, stacklevel + 1
+    warnings.warn(
+        f"Layer {old!r} is the Keras 2 name of the keras.applications {architecture} layer now named "
+        f"{new!r}: using {new!r}. Pass {new!r} to silence this warning. Received: {argument}={old!r}",
+        UserWarning,
+        stacklevel=stacklevel,
     )

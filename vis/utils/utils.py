@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 import keras
 import numpy as np
 
+from vis.utils import layers
 from vis.utils.colors import colorize as colorize
 from vis.utils.data_format import get_img_shape as get_img_shape
 from vis.utils.data_format import slicer as slicer
@@ -137,6 +138,9 @@ def random_array(shape, mean: float = 128.0, std: float = 20.0) -> np.ndarray:
 def find_layer_idx(model, layer_name: str) -> int:
     """Returns the index in `model.layers` of the layer named `layer_name`.
 
+    A keras.applications name from Keras 2.0-2.2 (`'fc1000'`) finds the layer it
+    became (`'predictions'`), with a `UserWarning`.
+
     Args:
         model: A `keras.Model`.
         layer_name: The layer's name.
@@ -145,16 +149,18 @@ def find_layer_idx(model, layer_name: str) -> int:
         The index of the layer.
 
     Raises:
-        ValueError: If no layer has that name (the message lists the layer names).
+        ValueError: If no layer has that name (the message lists close
+            matches) or the layer is inside a nested model.
     """
-    for idx, layer in enumerate(model.layers):
-        if layer.name == layer_name:
-            return idx
-    names = ", ".join(repr(layer.name) for layer in model.layers)
-    raise ValueError(
-        f"No layer with name {layer_name!r} within the model {model.name!r}. Layers: {names}. "
-        f"Received: layer_name={layer_name!r}"
-    )
+    layer = layers.get_layer(model, layer_name, argument="layer_name")
+    index = layers.position(model.layers, layer)
+    if index is None:
+        path = layers.path_of(model, layer)
+        raise ValueError(
+            f"Layer {path!r} is inside a nested model of model {model.name!r}, so it has no index in "
+            f"`model.layers`: pass {path!r} as `layer_idx` instead. Received: layer_name={layer_name!r}"
+        )
+    return index
 
 
 def _keras_cache_dir() -> str:
