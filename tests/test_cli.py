@@ -219,17 +219,46 @@ def test_smoothgrad_and_integrated_gradients_write_the_maps_of_the_python_api(
 
 def test_unknown_cam_method_and_bad_counts(capsys, tiny_model_file, png_file, tmp_path):
     err = _error(capsys, ["cam", tiny_model_file, png_file, "--method", "gradkam", "--out", str(tmp_path)])
-    assert "unknown --method 'gradkam'" in err and "gradcam++" in err and "Received: method='gradkam'" in err
+    assert "unknown --method 'gradkam'" in err and "gradcam++" in err and "Received: --method gradkam" in err
+    # The API's argument names become the flags the user typed.
     err = _error(capsys, ["saliency", tiny_model_file, png_file, "--smooth", "-1", "--out", str(tmp_path)])
-    assert "Received: smooth_samples=-1" in err
-    assert "Received: steps=0" in _error(capsys, ["ig", tiny_model_file, png_file, "--steps", "0"])
+    assert "--smooth must be an int >= 0" in err and "Received: --smooth -1" in err
+    assert "smooth_samples" not in err
+    err = _error(capsys, ["ig", tiny_model_file, png_file, "--steps", "0"])
+    assert "Received: --steps 0" in err and "steps=" not in err
+
+
+@pytest.mark.parametrize(
+    "argv, typed, api_name",
+    [
+        (
+            ["activation", "{model}", "--class", "12", "--max-iter", "2"],
+            "Received: --class 12",
+            "filter_indices",
+        ),
+        (["saliency", "{model}", "{png}", "--layer", "conv", "--class", "7"], "--class 7", "filter_indices"),
+        (["activation", "{model}", "--class", "0", "--max-iter", "0"], "Received: --max-iter 0", "max_iter"),
+        (
+            ["cam", "{model}", "{png}", "--penultimate", "out"],
+            "Received: --penultimate out",
+            "penultimate_layer",
+        ),
+    ],
+)
+def test_errors_name_the_flags_the_user_typed(
+    argv, typed, api_name, capsys, tiny_model_file, png_file, tmp_path
+):
+    argv = [a.format(model=tiny_model_file, png=png_file) for a in argv]
+    err = _error(capsys, [*argv, "--out", str(tmp_path / "out")])
+    assert typed in err and api_name not in err
 
 
 def test_cam_rejects_a_penultimate_layer_that_is_not_conv_or_pooling(
     capsys, two_conv_h5_file, png_file, tmp_path
 ):
     argv = ["cam", two_conv_h5_file, png_file, "--penultimate", "out", "--out", str(tmp_path)]
-    assert "penultimate_layer_idx" in _error(capsys, argv)
+    err = _error(capsys, argv)
+    assert "Received: --penultimate out" in err and "penultimate_layer_idx" not in err
 
 
 def _error(capsys, argv):
