@@ -1,6 +1,7 @@
 """The `vis` command: the demo on the shipped model, a user's model and images, and bad input."""
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -389,3 +390,32 @@ def test_a_folder_of_only_unreadable_files_is_an_error(capsys, tiny_model_file, 
     kept.mkdir()
     _error(capsys, ["saliency", tiny_model_file, str(folder), "--out", str(kept)])
     assert kept.is_dir()  # A folder that was there before stays.
+
+
+def test_demo_writes_its_digits_and_prints_a_command_that_runs(tmp_path, capsys, monkeypatch):
+    from vis import demo
+
+    # The maps and the table are checked elsewhere (test_demo_in_a_fresh_virtual_environment): stubbed here.
+    monkeypatch.setattr(demo, "compute_maps", lambda model, images, labels, progress: _blank_maps(images))
+    monkeypatch.setattr(demo, "evaluate", lambda model, images, out, paths: "(table)")
+    out = tmp_path / "demo"
+    paths = demo.run_demo(str(out))
+    printed = capsys.readouterr().out
+    for label in range(10):
+        with Image.open(out / f"digit_{label}.png") as digit:
+            assert digit.size == (28, 28) and str(out / f"digit_{label}.png") in paths
+    lines = [line.strip() for line in printed.splitlines() if line.strip().startswith("vis saliency ")]
+    assert len(lines) == 1, printed
+    words = shlex.split(lines[0])
+    assert words[3] == str(out / "digit_3.png")
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(
+        [sys.executable, "-m", "vis", *words[1:]], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (out / "try" / "digit_3_saliency.png").exists() and "predicted class 3" in done.stdout
+
+
+def _blank_maps(images):
+    blank = np.zeros(images.shape, dtype="float32")
+    return {"saliency": blank, "guided_saliency": blank, "grad_cam": blank, "activation": blank}
