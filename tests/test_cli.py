@@ -1,6 +1,7 @@
 """The `vis` command: the demo on the shipped model, a user's model and images, and bad input."""
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -219,17 +220,46 @@ def test_smoothgrad_and_integrated_gradients_write_the_maps_of_the_python_api(
 
 def test_unknown_cam_method_and_bad_counts(capsys, tiny_model_file, png_file, tmp_path):
     err = _error(capsys, ["cam", tiny_model_file, png_file, "--method", "gradkam", "--out", str(tmp_path)])
-    assert "unknown --method 'gradkam'" in err and "gradcam++" in err and "Received: method='gradkam'" in err
+    assert "unknown --method 'gradkam'" in err and "gradcam++" in err and "Received: --method gradkam" in err
+    # The API's argument names become the flags the user typed.
     err = _error(capsys, ["saliency", tiny_model_file, png_file, "--smooth", "-1", "--out", str(tmp_path)])
-    assert "Received: smooth_samples=-1" in err
-    assert "Received: steps=0" in _error(capsys, ["ig", tiny_model_file, png_file, "--steps", "0"])
+    assert "--smooth must be an int >= 0" in err and "Received: --smooth -1" in err
+    assert "smooth_samples" not in err
+    err = _error(capsys, ["ig", tiny_model_file, png_file, "--steps", "0"])
+    assert "Received: --steps 0" in err and "steps=" not in err
+
+
+@pytest.mark.parametrize(
+    "argv, typed, api_name",
+    [
+        (
+            ["activation", "{model}", "--class", "12", "--max-iter", "2"],
+            "Received: --class 12",
+            "filter_indices",
+        ),
+        (["saliency", "{model}", "{png}", "--layer", "conv", "--class", "7"], "--class 7", "filter_indices"),
+        (["activation", "{model}", "--class", "0", "--max-iter", "0"], "Received: --max-iter 0", "max_iter"),
+        (
+            ["cam", "{model}", "{png}", "--penultimate", "out"],
+            "Received: --penultimate out",
+            "penultimate_layer",
+        ),
+    ],
+)
+def test_errors_name_the_flags_the_user_typed(
+    argv, typed, api_name, capsys, tiny_model_file, png_file, tmp_path
+):
+    argv = [a.format(model=tiny_model_file, png=png_file) for a in argv]
+    err = _error(capsys, [*argv, "--out", str(tmp_path / "out")])
+    assert typed in err and api_name not in err
 
 
 def test_cam_rejects_a_penultimate_layer_that_is_not_conv_or_pooling(
     capsys, two_conv_h5_file, png_file, tmp_path
 ):
     argv = ["cam", two_conv_h5_file, png_file, "--penultimate", "out", "--out", str(tmp_path)]
-    assert "penultimate_layer_idx" in _error(capsys, argv)
+    err = _error(capsys, argv)
+    assert "Received: --penultimate out" in err and "penultimate_layer_idx" not in err
 
 
 def _error(capsys, argv):
@@ -360,3 +390,32 @@ def test_a_folder_of_only_unreadable_files_is_an_error(capsys, tiny_model_file, 
     kept.mkdir()
     _error(capsys, ["saliency", tiny_model_file, str(folder), "--out", str(kept)])
     assert kept.is_dir()  # A folder that was there before stays.
+
+
+def test_demo_writes_its_digits_and_prints_a_command_that_runs(tmp_path, capsys, monkeypatch):
+    from vis import demo
+
+    # The maps and the table are checked elsewhere (test_demo_in_a_fresh_virtual_environment): stubbed here.
+    monkeypatch.setattr(demo, "compute_maps", lambda model, images, labels, progress: _blank_maps(images))
+    monkeypatch.setattr(demo, "evaluate", lambda model, images, out, paths: "(table)")
+    out = tmp_path / "demo"
+    paths = demo.run_demo(str(out))
+    printed = capsys.readouterr().out
+    for label in range(10):
+        with Image.open(out / f"digit_{label}.png") as digit:
+            assert digit.size == (28, 28) and str(out / f"digit_{label}.png") in paths
+    lines = [line.strip() for line in printed.splitlines() if line.strip().startswith("vis saliency ")]
+    assert len(lines) == 1, printed
+    words = shlex.split(lines[0])
+    assert words[3] == str(out / "digit_3.png")
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(
+        [sys.executable, "-m", "vis", *words[1:]], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (out / "try" / "digit_3_saliency.png").exists() and "predicted class 3" in done.stdout
+
+
+def _blank_maps(images):
+    blank = np.zeros(images.shape, dtype="float32")
+    return {"saliency": blank, "guided_saliency": blank, "grad_cam": blank, "activation": blank}

@@ -34,7 +34,10 @@ INTERNAL = {
     "vis.engine.compiling": "the one tf.function wrapper of the engine and the optimizer loop",
     "vis.utils.layers": "layer and channel-axis lookup used by the visualization functions",
     "vis.streaming_data": "reads data sets in batches and writes .npy files for vis.stream",
-    "vis.cli_images": "the image-folder part of the vis command, documented with vis.cli",
+    "vis.cli.images": "the image-file part of the vis command, documented with vis.cli",
+    "vis.cli.model": "loads the vis command's model and resolves its layer, documented with vis.cli",
+    "vis.cli.attention": "the saliency, ig and cam commands, documented with vis.cli",
+    "vis.cli.activation": "the activation command, documented with vis.cli",
     "vis.metrics.common": "the checks and the forward scoring shared by the metrics",
 }
 # Modules whose public names are re-exported by, and documented in, another module's page.
@@ -53,7 +56,7 @@ DIRECTIVE = re.compile(r"^::: *([\w.]+)[ \t]*\n((?:[ \t]+\S.*\n?|[ \t]*\n)*)", r
 
 
 def _modules() -> list[str]:
-    """Every importable module under vis/, from the file tree (importing vis would load TensorFlow)."""
+    """Every importable module under vis/, from the file tree (nothing is imported)."""
     names = []
     for path in sorted((ROOT / "vis").rglob("*.py")):
         parts = list(path.relative_to(ROOT).with_suffix("").parts)

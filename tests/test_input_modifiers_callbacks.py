@@ -200,6 +200,48 @@ def test_gif_generator_writes_one_labelled_frame_per_step(cnn, tmp_path):
     assert not np.array_equal(frames[0], frames[1])
 
 
+def _gif_frames(path) -> list[np.ndarray]:
+    with Image.open(path) as image:
+        frames = []
+        for k in range(image.n_frames):
+            image.seek(k)
+            frames.append(np.asarray(image.convert("RGB"), dtype="float32"))
+    return frames
+
+
+def test_gif_generator_writes_colour_frames_with_captions_and_their_colours(tmp_path, caplog):
+    from vis.utils import images
+
+    images._font_file.cache_clear()  # keras-vis's FreeSans.ttf would warn again (it is missing here).
+    rows, cols = np.mgrid[0:64, 0:96]
+    gif = GifGenerator(tmp_path / "colour.gif")
+    inputs = []
+    for step in range(40):
+        rgb = np.stack([rows * 4, cols * 2 + step, np.full_like(rows, 128)], axis=-1).astype("float32")
+        rgb[40:, 60:] = 128  # A flat grey corner, away from the caption.
+        inputs.append(rgb)
+        with caplog.at_level("WARNING"):
+            gif.callback(step, [], 0.0, None, rgb[None])
+    gif.on_end()
+    assert not [r for r in caplog.records if "font" in r.getMessage()]
+    frames = _gif_frames(tmp_path / "colour.gif")
+    assert len(frames) == 40 and frames[0].shape == (128, 192, 3)  # Enlarged twice: 64 < 128 rows.
+    from vis.utils import utils
+
+    rescaled = [np.clip(utils.deprocess_input(x, (0, 255)), 0, 255).astype("uint8") for x in inputs]
+    enlarged = [np.repeat(np.repeat(x, 2, axis=0), 2, axis=1).astype("float32") for x in rescaled]
+    caption = (slice(8, 30), slice(8, 90))  # "Step N" at (10, 10), 14 px DejaVu Sans.
+    for frame, original in zip(frames, enlarged):
+        away = np.ones(frame.shape[:2], dtype=bool)
+        away[caption] = False
+        # One shared palette keeps the colours: within a few levels away from the caption.
+        assert np.abs(frame[away] - original[away]).mean() < 4
+        np.testing.assert_allclose(frame[80:, 120:], original[80:, 120:], atol=3)
+        # The caption is drawn: near-black pixels, where the input has none.
+        assert (frame[caption].max(axis=-1) < 40).sum() > 30 and original[caption].max(axis=-1).min() >= 40
+    assert not np.array_equal(frames[0][caption], frames[11][caption])  # "Step 1" and "Step 12".
+
+
 def test_gif_generator_rejects_a_missing_folder_and_non_images(tmp_path):
     with pytest.raises(FileNotFoundError, match="Received: path="):
         GifGenerator(str(tmp_path / "missing" / "x.gif"))

@@ -8,13 +8,14 @@ every step, so the loop runs a little slower than without callbacks.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import pprint
 
 import keras
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFont
 
 from vis.utils import utils
 
@@ -81,9 +82,12 @@ class GifGenerator(OptimizerCallback):
     """Writes an animated GIF of the optimized input, one frame per step, with Pillow.
 
     Each frame is the first sample of `wrt_value` rescaled with
-    `utils.deprocess_input` to 8 bits and labelled "Step N". Images smaller
-    than 128 pixels are enlarged (nearest neighbour) so the label stays
-    legible. The file is written by `on_end`.
+    `utils.deprocess_input` to 8 bits and captioned "Step N" (in DejaVu Sans,
+    the font that ships with matplotlib). Images smaller than 128 pixels are
+    enlarged (nearest neighbour) so the caption stays legible. The file is
+    written by `on_end`, in one call: colour frames share one 256-colour
+    palette, made once from a sample of the frames (quantising each frame on
+    its own took Pillow about 0.2 s per 224x224 frame).
 
     Args:
         path: The file path; ".gif" is appended when missing.
@@ -103,7 +107,7 @@ class GifGenerator(OptimizerCallback):
             raise FileNotFoundError(f"The folder of the GIF does not exist. Received: path={path!r}")
         self.path = path
         self.input_range = input_range
-        self._frames: list[Image.Image] = []
+        self._frames: list[np.ndarray] = []
 
     def callback(self, i, named_losses, overall_loss, grads, wrt_value) -> None:
         img = np.asarray(wrt_value[0])
@@ -115,17 +119,46 @@ class GifGenerator(OptimizerCallback):
                 f"Received: wrt_value with shape {np.shape(wrt_value)}"
             )
         img = np.clip(utils.deprocess_input(img, (0, 255)), 0, 255).astype("uint8")
+        if img.ndim == 3 and img.shape[-1] != 3:
+            img = img[..., 0] if img.shape[-1] == 1 else img[..., :3]  # A GIF has no alpha channel.
         factor = max(1, math.ceil(128 / min(img.shape[:2])))
         img = np.repeat(np.repeat(img, factor, axis=0), factor, axis=1)
-        img = utils.draw_text(img, f"Step {i + 1}")
-        self._frames.append(Image.fromarray(img[..., 0] if img.ndim == 3 and img.shape[-1] == 1 else img))
+        self._frames.append(utils.draw_text(img, f"Step {i + 1}", font=_caption_font(), font_size=14))
 
     def on_end(self) -> None:
         if not self._frames:
             return
-        first, *rest = self._frames
-        first.save(self.path, save_all=True, append_images=rest, duration=100, loop=0)
+        frames = _gif_frames(self._frames)
+        frames[0].save(self.path, save_all=True, append_images=frames[1:], duration=100, loop=0)
         self._frames = []
+
+
+@functools.lru_cache(maxsize=1)
+def _caption_font(size: int = 14):
+    """DejaVu Sans, the TrueType font that ships with matplotlib (Pillow's default font if it is missing)."""
+    import matplotlib
+
+    path = os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf")
+    try:
+        return ImageFont.truetype(path, size)
+    except OSError:
+        return ImageFont.load_default(size=size)
+
+
+def _gif_frames(frames: list[np.ndarray]) -> list[Image.Image]:
+    """Pillow images of uint8 frames: grayscale as they are, colour ones mapped to one shared palette.
+
+    The palette is made once (median cut) from up to 16 frames spread over the
+    run, with black kept exactly for the captions.
+    """
+    if frames[0].ndim == 2:
+        return [Image.fromarray(frame) for frame in frames]
+    sample = frames[:: max(1, len(frames) // 16)][:16]
+    mosaic = Image.fromarray(np.concatenate(sample, axis=0))
+    palette = mosaic.quantize(255, method=Image.Quantize.MEDIANCUT)
+    colours = palette.getpalette()[: 255 * 3] + [0, 0, 0]
+    palette.putpalette(colours)
+    return [Image.fromarray(frame).quantize(palette=palette, dither=Image.Dither.NONE) for frame in frames]
 
 
 def check_callbacks(callbacks) -> list:

@@ -4,12 +4,14 @@ The model (`vis/data/mnist_cnn.keras`) and the digits (`vis/data/digits.npz`)
 are made by `scripts/train_demo_model.py` from real MNIST digits. The demo
 writes one figure per method, an overview and the raw maps (`maps.npz`), and
 prints the table of `vis evaluate` for the ten digits (which map to trust:
-`evaluation.csv`, `evaluation.png`).
+`evaluation.csv`, `evaluation.png`). It also writes the ten digits as PNG files
+(`digit_N.png`) and prints a `vis saliency` command to try on one of them.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import time
 from importlib import resources
 
@@ -134,6 +136,41 @@ def evaluate(model, images: np.ndarray, out: str, paths: list[str]) -> str:
     return evaluation.table()
 
 
+def write_digits(out: str, images: np.ndarray, labels: np.ndarray) -> list[str]:
+    """Writes each digit as `digit_N.png` (N its class) into `out`; returns their paths.
+
+    Args:
+        out: The output folder (it exists).
+        images: uint8 digits `(N, 28, 28)`.
+        labels: Their classes `(N,)`.
+
+    Returns:
+        The written files, in the order of `images`.
+    """
+    from PIL import Image
+
+    paths = []
+    for image, label in zip(images, labels):
+        paths.append(os.path.join(out, f"digit_{int(label)}.png"))
+        Image.fromarray(image).save(paths[-1])
+    return paths
+
+
+def try_command(digit_file: str, out: str) -> str:
+    """The `vis saliency` command line that maps one of the demo's digit files with the demo CNN.
+
+    Args:
+        digit_file: A digit PNG written by `write_digits`.
+        out: The folder for the command's output.
+
+    Returns:
+        The command, its paths quoted for a POSIX shell.
+    """
+    with resources.as_file(resources.files("vis") / "data" / "mnist_cnn.keras") as model_file:
+        words = ["vis", "saliency", str(model_file), digit_file, "--backprop", "guided", "--out", out]
+    return shlex.join(words)
+
+
 def run_demo(out: str = "vis-demo") -> list[str]:
     """Runs the demo and writes its figures and `maps.npz` into `out`.
 
@@ -152,6 +189,8 @@ def run_demo(out: str = "vis-demo") -> list[str]:
     maps = compute_maps(model, images, labels, progress)
     os.makedirs(out, exist_ok=True)
     paths = write_figures(out, images, labels, maps)
+    digits = write_digits(out, images, labels)
+    paths += digits
     paths.append(os.path.join(out, "maps.npz"))
     np.savez_compressed(paths[-1], images=images, labels=labels, **maps)
     progress.add(1)
@@ -160,4 +199,6 @@ def run_demo(out: str = "vis-demo") -> list[str]:
     print(f"Wrote {len(paths)} files to {os.path.abspath(out)} in {time.perf_counter() - start:.0f} s:")
     for path in paths:
         print(f"  {os.path.basename(path)}")
+    command = try_command(digits[3], os.path.join(out, "try"))
+    print(f"Try the command on an image of your own, or on one of these digits:\n  {command}")
     return paths

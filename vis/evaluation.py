@@ -165,7 +165,7 @@ class Evaluation:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+        fig, axes = plt.subplots(1, 3, figsize=(16, 3.8))
         for name in self.names:
             style = (
                 {"linestyle": "--", "color": "gray" if name == RANDOM else "black"}
@@ -187,9 +187,11 @@ class Evaluation:
         axes[2].set_ylim(-0.2, 1.05)
         axes[2].set_ylabel("rank correlation with the trained map")
         axes[2].set_title("randomisation, cascading (lower is better)")
-        axes[0].legend(fontsize=8)
+        # One legend for the three plots, to the right of them: inside one, it covered its curves.
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="center right", fontsize=8, frameon=False)
         fig.suptitle(title or "Can I trust this map? (vis evaluate)")
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0, 0.88, 1))
         fig.savefig(path, dpi=72)
         plt.close(fig)
 

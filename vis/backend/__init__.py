@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import vis._tensorflow_check  # noqa: F401  (a clear ImportError without TensorFlow 2.16+)
+
 
 def set_random_seed(seed_value: int = 1337) -> None:
     """Seeds every random generator `vis` draws from, for reproducible results.

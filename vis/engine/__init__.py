@@ -25,6 +25,7 @@ from __future__ import annotations
 import collections
 import threading
 
+import vis._tensorflow_check  # noqa: F401  (a clear ImportError without TensorFlow 2.16+)
 from vis.engine import graph
 from vis.engine.compiling import compile_method
 from vis.engine.program import EngineResult, GradientPathError, Program

@@ -19,6 +19,7 @@ arrays. Every model evaluation is a batched forward call of
 `vis.engine.evaluate`; the user's model is never changed.
 """
 
+import vis._tensorflow_check  # noqa: F401  (a clear ImportError without TensorFlow 2.16+)
 from vis.metrics.completeness import completeness
 from vis.metrics.localization import pointing_game
 from vis.metrics.perturbation import (

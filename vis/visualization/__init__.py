@@ -1,6 +1,7 @@
 """keras-vis visualizations: saliency (and SmoothGrad), Integrated Gradients, the CAM family and
 activation maximization."""
 
+import vis._tensorflow_check  # noqa: F401  (a clear ImportError without TensorFlow 2.16+)
 from vis.visualization import methods
 from vis.visualization.activation_maximization import visualize_activation, visualize_activation_with_losses
 from vis.visualization.cam import (

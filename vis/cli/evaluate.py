@@ -22,56 +22,7 @@ import math
 import os
 import time
 
-from vis import cli
-
-
-def add_parser(commands) -> None:
-    """Adds the `evaluate` subcommand to the `vis` command's subparsers.
-
-    Args:
-        commands: The subparsers object of `vis.cli.build_parser`.
-    """
-    sub = commands.add_parser(
-        "evaluate",
-        help="score every map method: deletion, insertion, randomisation, pointing game",
-        description="Scores map methods on images: deletion, insertion, randomisation and the pointing game. "
-        "The model and images are read as by `vis saliency` (one channels-last image input; pixels scaled by "
-        "--scale, default 1/255; images resized to the input); a softmax head is swapped for its logits.",
-        epilog=__doc__.split("\n\n")[3].replace("\n", " "),
-    )
-    sub.add_argument("model_file", metavar="MODEL_FILE", help="a saved Keras model (.keras or .h5)")
-    sub.add_argument("images", metavar="IMAGE", nargs="*", help="image files (PNG, JPEG, ...)")
-    sub.add_argument(
-        "--layer", default=None, metavar="NAME|IDX", help="layer to explain (default: the output)"
-    )
-    sub.add_argument(
-        "--class",
-        dest="class_index",
-        metavar="K",
-        type=int,
-        default=None,
-        help="output unit (class) to explain in every image (default: each image's predicted class)",
-    )
-    sub.add_argument(
-        "--methods",
-        default=None,
-        metavar="A,B,...",
-        help="comma-separated method names (default: every registered method)",
-    )
-    sub.add_argument("--boxes", default=None, metavar="FILE", help="CSV of object boxes: the pointing game")
-    sub.add_argument("--steps", type=int, default=10, help="deletion and insertion steps (default: 10)")
-    sub.add_argument(
-        "--random-layers",
-        type=int,
-        default=3,
-        metavar="N",
-        help="layers randomised, from the top (default: 3)",
-    )
-    sub.add_argument("--baseline", default="0", help="removed pixels become: a number or 'blur' (default: 0)")
-    sub.add_argument("--scale", type=float, default=1 / 255, help="pixel scale factor (default: 1/255)")
-    sub.add_argument(
-        "--out", default="vis-evaluate", metavar="DIR", help="output folder (default: vis-evaluate/)"
-    )
+from vis.cli import images, model
 
 
 def run(args: argparse.Namespace) -> list[str]:
@@ -80,39 +31,35 @@ def run(args: argparse.Namespace) -> list[str]:
     Args:
         args: The parsed command line.
 
+    Returns:
+        The written files: `evaluation.csv` and `evaluation.png`.
+
     Raises:
         FileNotFoundError: For a missing model, image or boxes file.
         ValueError: For an unreadable file, an unknown layer or method, a bad box or option.
     """
+    start = time.perf_counter()
+    loaded = model.load_model(args.model_file)
+    _check_files_and_counts(args)
     import keras
     import numpy as np
 
     from vis.evaluation import evaluate_methods
 
-    start = time.perf_counter()
-    model = cli.load_model(args.model_file)
-    if not args.images:
-        raise ValueError("give at least one IMAGE file: vis evaluate MODEL_FILE IMAGE [IMAGE ...]")
-    for path in [*args.images, *([args.boxes] if args.boxes else [])]:
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{'boxes' if path == args.boxes else 'image'} file not found: {path}")
-    for option, value in [("--steps", args.steps), ("--random-layers", args.random_layers)]:
-        if value < 1:
-            raise ValueError(f"{option} must be at least 1. Received: {option} {value}")
     names = None if args.methods is None else [n.strip() for n in args.methods.split(",") if n.strip()]
-    layer_index = cli.resolve_layer(model, args.layer)
-    shape = cli.input_shape(model)
-    model = cli.linear_head(model, layer_index)
-    loaded = [cli.load_image(path, shape, args.scale, quiet=True) for path in args.images]
-    resized = [p for p, (o, _) in zip(args.images, loaded) if o.shape[:2] != shape[:2]]
+    layer_index = model.resolve_layer(loaded, args.layer)
+    shape = model.input_shape(loaded)
+    loaded = model.linear_head(loaded, layer_index)
+    read = [images.load_image(path, shape, args.scale, quiet=True) for path in args.images]
+    resized = [p for p, (o, _) in zip(args.images, read) if o.shape[:2] != shape[:2]]
     if resized:
         print(f"note: resized to the model's {shape[1]}x{shape[0]} input (boxes alike): {', '.join(resized)}")
-    seeds = np.stack([x for _, x in loaded])
-    masks = None if args.boxes is None else read_boxes(args.boxes, args.images, [o for o, _ in loaded], shape)
+    seeds = np.stack([x for _, x in read])
+    masks = None if args.boxes is None else read_boxes(args.boxes, args.images, [o for o, _ in read], shape)
     target = "predicted" if args.class_index is None else args.class_index
     keras.utils.set_random_seed(0)  # The randomised weights, and so the table, are the same on every run.
     evaluation = evaluate_methods(
-        model,
+        loaded,
         layer_index,
         target,
         seeds,
@@ -132,6 +79,18 @@ def run(args: argparse.Namespace) -> list[str]:
     print(f"Randomised layers, top first: {', '.join(evaluation.layers)}")
     print(f"Wrote {len(paths)} files to {os.path.abspath(args.out)} in {time.perf_counter() - start:.1f} s")
     return paths
+
+
+def _check_files_and_counts(args: argparse.Namespace) -> None:
+    """Checks that the images (and the boxes file) exist and that the counts are positive."""
+    if not args.images:
+        raise ValueError("give at least one IMAGE file: vis evaluate MODEL_FILE IMAGE [IMAGE ...]")
+    for path in [*args.images, *([args.boxes] if args.boxes else [])]:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{'boxes' if path == args.boxes else 'image'} file not found: {path}")
+    for option, value in [("--steps", args.steps), ("--random-layers", args.random_layers)]:
+        if value < 1:
+            raise ValueError(f"{option} must be at least 1. Received: {option} {value}")
 
 
 def _baseline(text: str) -> float | str:
