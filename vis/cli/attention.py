@@ -79,8 +79,8 @@ def run(args: argparse.Namespace) -> None:
 def attention(args, keras_model, layer_index: int, shape: tuple, paths: list[str]) -> list[str]:
     """Writes the overlay and map of each image; returns the written paths.
 
-    One batch runs eagerly (nothing is compiled for a single call); more
-    batches compile in the background after the first (see `vis.engine.compiling`).
+    One batch runs eagerly (nothing is compiled for a single batch); with more
+    batches, each program compiles at its second call (see `vis.engine.compiling`).
 
     Args:
         args: The parsed command line.
