@@ -17,11 +17,8 @@ Candidates:
                cells), then a second saliency (another class): `second`.
   strategy   - MobileNetV2 inside a one-device `MirroredStrategy` scope: first,
                second and median warm saliency call, and the program's traces.
-  loop       - the tutorial loop (7 saliency + 7 grad-CAM maps, MobileNetV2), as
-               `loop_lean` (vis's lean Grappler options, the default) and
-               `loop_tfdefault` (TensorFlow's own options: what
-               `vis.engine.compiling.lean_options` buys), with `second` the
-               compiling call.
+  loop       - the tutorial loop (7 saliency + 7 grad-CAM maps, MobileNetV2), with
+               `second` the call that compiles.
 
 Run from the repository root: `python benchmarks/bench_lifecycle.py [--rounds 3] [--only one_map ...]`.
 Set `PYTHONPATH` to measure another checkout side by side.
@@ -46,7 +43,7 @@ KINDS = {
     "models50": ("auto", "eager"),
     "pause": ("auto", "eager"),
     "strategy": ("auto", "eager"),
-    "loop": ("lean", "tfdefault"),
+    "loop": ("auto", "eager"),
 }
 COLUMNS = ["total", "exit", "loop", "cpu", "first", "second", "warm", "traces"]
 
@@ -100,8 +97,6 @@ def child(name: str) -> dict:
 
     kind, mode = name.rsplit("_", 1)
     scope = compiling.policy("eager") if mode == "eager" else contextlib.nullcontext()
-    if mode == "tfdefault":
-        compiling._CONTEXT_OK, compiling._GUARD["warned"] = False, True
     result = {"name": name}
     with scope:
         if kind == "models50":
@@ -203,8 +198,8 @@ def main() -> None:
         report_child(result)
         return
     names = [f"{kind}_{mode}" for kind in (args.only or KINDS) for mode in KINDS[kind]]
-    if args.against:  # Side by side, round by round; the lean/default pair only exists in this checkout.
-        names += [f"{n}@{args.against}" for n in names if not n.startswith("loop_")]
+    if args.against:  # Side by side, round by round.
+        names += [f"{n}@{args.against}" for n in names]
     results = {name: [] for name in names}
     for round_index in range(args.rounds):
         for name in names:

@@ -15,8 +15,7 @@ wall-clock timers (no profiler, so no profiler overhead):
                  Grappler, function instantiation and the run itself);
   second call  - compiles, then runs compiled (total); `warm call` - a later call.
 
-Variants, each in its own processes: `lean` (vis as shipped: compiled calls run with
-`vis.engine.compiling.lean_options`), `tf_default` (TensorFlow's default Grappler options) and
+Variants, each in its own processes: `default` (vis as shipped, TensorFlow's Grappler options) and
 `no_grappler` (`disable_meta_optimizer`): the first-run column prices Grappler. The number of
 operations of the traced graph is printed too. With `--top N` the compile (trace and first run, in
 the main thread under `policy("compiled")`) is also run under cProfile.
@@ -40,7 +39,7 @@ from bench_common import report_child, spawn  # noqa: E402
 
 SIZE, CLASSES = 224, (7, 42, 100)
 TARGETS = ["saliency", "cam"]
-VARIANTS = ["lean", "tf_default", "no_grappler"]
+VARIANTS = ["default", "no_grappler"]
 ROWS = [  # (key, label, indent)
     ("first", "first call (eager), total", 0),
     ("build", "build: Program.__init__", 1),
@@ -142,11 +141,6 @@ def _function(target: str):
 def _variant(name: str) -> None:
     import tensorflow as tf
 
-    from vis.engine import compiling
-
-    if name == "tf_default":
-        # Compiled calls keep the thread's own (default) options, without the guard's warning.
-        compiling._CONTEXT_OK, compiling._GUARD["warned"] = False, True
     if name == "no_grappler":
         tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
 
@@ -206,8 +200,8 @@ def report(results: dict, rounds: int) -> None:
             width = ".0f" if key == "graph_ops" else ".3f"
             cells = [f"{med[v][key]:12{width}}" for v in VARIANTS]
             print(f"{'  ' * indent + label:52} " + " ".join(cells))
-        lean, default, off = (med[v]["first_run"] for v in VARIANTS)
-        print(f"  Grappler, first run: {default - off:.3f} s (TensorFlow's options), {lean - off:.3f} s lean")
+        default, off = (med[v]["first_run"] for v in VARIANTS)
+        print(f"  Grappler, first run: {default - off:.3f} s (TensorFlow's options)")
 
 
 def main() -> None:

@@ -240,19 +240,6 @@ def test_an_error_of_the_call_itself_is_raised_not_reported_as_a_compile_failure
     assert program.lazy_gradients.failed is None
 
 
-def test_lean_options_guard_warns_once_and_keeps_results(monkeypatch):
-    model = small_cnn(seed=14)
-    expected = [visualize_saliency(small_cnn(seed=14), -1, c, SEEDS[0]) for c in range(3)]
-    monkeypatch.setattr(compiling, "_CONTEXT_OK", False)
-    monkeypatch.setitem(compiling._GUARD, "warned", False)
-    with warnings.catch_warnings(record=True) as log:
-        warnings.simplefilter("always")
-        maps = [visualize_saliency(model, -1, c, SEEDS[0]) for c in range(3)]
-    assert len([w for w in log if "Grappler" in str(w.message)]) == 1
-    for got, want in zip(maps, expected):
-        np.testing.assert_allclose(got, want, atol=1e-6)
-
-
 def test_vis_never_writes_to_tensorflows_gradient_registry(monkeypatch):
     from tensorflow.python.framework import ops
 

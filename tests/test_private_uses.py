@@ -1,4 +1,4 @@
-"""Each private TensorFlow / Keras use of vis (listed in docs/architecture.md) is where vis expects it.
+"""Each private Keras use of vis (listed in docs/architecture.md) is where vis expects it.
 
 vis falls back to public behaviour when one of them moves (so users keep
 working), which would otherwise go unnoticed: these tests fail loudly instead,
@@ -6,23 +6,10 @@ naming what moved. Behaviour tests elsewhere check what each use buys.
 """
 
 import keras
-import tensorflow as tf
 
 from vis import backprop_modifiers
-from vis.engine import compiling, graph, inference
+from vis.engine import graph, inference
 from vis.visualization import feature_maps
-
-
-def test_tensorflow_per_call_function_options():
-    """`vis.engine.compiling.lean_options`: compiled calls run with lean Grappler options."""
-    from tensorflow.python.eager import context
-
-    assert compiling._CONTEXT_OK, "tensorflow.python.eager.context.Context.function_call_options moved"
-    default = context.context().function_call_options
-    lean = compiling.lean_options(default)
-    assert isinstance(lean, context.FunctionCallOptions)
-    rewrite = tf.compat.v1.ConfigProto.FromString(lean.config_proto_serialized).graph_options.rewrite_options
-    assert rewrite.disable_tfg_optimizer and rewrite.meta_optimizer_iterations == type(rewrite).ONE
 
 
 def test_keras_call_context():

@@ -17,22 +17,6 @@ from collections.abc import Iterator
 
 import tensorflow as tf
 
-try:  # The per-thread options a function call runs with; TensorFlow has no public handle on them.
-    from tensorflow.python.eager import context as _tf_context
-
-    _CONTEXT_OK = hasattr(_tf_context, "FunctionCallOptions") and hasattr(
-        _tf_context.Context, "function_call_options"
-    )
-except ImportError:  # pragma: no cover - another TensorFlow layout: calls keep the default options.
-    _CONTEXT_OK = False
-
-_GUARD = {"warned": False}
-_MOVED = (
-    "vis: TensorFlow's per-call function options (`tensorflow.python.eager.context`) are not where vis "
-    "expects them; compiled calls run with TensorFlow's default Grappler options (correct; the first "
-    "compiled call is slower)."
-)
-
 
 class _Traced:
     """Calls `method`; a distinct object per compiled function, so TensorFlow counts its traces apart.
@@ -49,83 +33,15 @@ class _Traced:
         return self.method(*args)
 
 
-def compile_method(method, input_signature=None) -> Compiled:
-    """Compiles a bound method with `tf.function`: retracing reduced, no autograph, lean Grappler.
+def compile_method(method, input_signature=None):
+    """Compiles a bound method with `tf.function`: retracing reduced, no autograph.
 
     No autograph: no Python control flow depends on tensors in vis's compiled
     code, and autograph would write its converted code to temporary files.
     """
-    function = tf.function(
+    return tf.function(
         _Traced(method), input_signature=input_signature, reduce_retracing=True, autograph=False
     )
-    return Compiled(function)
-
-
-class Compiled:
-    """A `tf.function` whose calls run with `lean_options()`; other attributes are the function's."""
-
-    def __init__(self, function) -> None:
-        self.function = function
-
-    def __call__(self, *args):
-        lean = _lean_or_none()
-        if lean is None:
-            return self.function(*args)
-        context = _tf_context.context()
-        default = context.function_call_options
-        try:
-            context.function_call_options = lean(default)
-            return self.function(*args)
-        finally:
-            context.function_call_options = default
-
-    def __getattr__(self, name: str):
-        return getattr(self.function, name)
-
-
-def _lean_or_none():
-    """`lean_options` while TensorFlow's layout is the one vis knows; None (warned once) otherwise."""
-    if _CONTEXT_OK:
-        return lean_options
-    if not _GUARD["warned"]:
-        _GUARD["warned"] = True
-        warnings.warn(_MOVED, RuntimeWarning, stacklevel=3)
-    return None
-
-
-_LEAN: dict = {}  # serialized default config -> its lean FunctionCallOptions
-
-
-def lean_options(default):
-    """The function-call options `default` with the Grappler passes that only cost time turned off.
-
-    TensorFlow optimises a function's graph (Grappler) at its first call: on
-    MobileNetV2's saliency graph, 0.23-0.34 s of the 0.38 s that call takes
-    beyond a warm one. Its second round of passes, the memory optimiser, the
-    MLIR (TFG) passes and, without a GPU, the layout optimiser change nothing
-    in these graphs; without them Grappler takes 0.09 s, and the passes that
-    make the warm calls fast (remapping, constant folding, arithmetic) still
-    run. Only options left at their default are changed: a user's own choice
-    (`tf.config.optimizer.set_experimental_options`) stands. The options are
-    made once per default and shared, so every call of a function, from any
-    thread, finds the function optimised under the same options.
-    """
-    key = default.config_proto_serialized
-    lean = _LEAN.get(key)
-    if lean is None:
-        config = tf.compat.v1.ConfigProto.FromString(key)
-        rewrite = config.graph_options.rewrite_options
-        options = type(rewrite)  # RewriterConfig: its enums are class attributes.
-        if rewrite.meta_optimizer_iterations == options.DEFAULT_NUM_ITERS:
-            rewrite.meta_optimizer_iterations = options.ONE
-        if rewrite.memory_optimization == options.DEFAULT_MEM_OPT:
-            rewrite.memory_optimization = options.NO_MEM_OPT
-        rewrite.disable_tfg_optimizer = True
-        if rewrite.layout_optimizer == options.DEFAULT and not tf.config.list_logical_devices("GPU"):
-            rewrite.layout_optimizer = options.OFF
-        lean = _tf_context.FunctionCallOptions(executor_type=default.executor_type, config_proto=config)
-        _LEAN[key] = lean
-    return lean
 
 
 class Lazy:
