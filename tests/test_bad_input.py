@@ -326,7 +326,7 @@ CASES = [
         "cam-method",
         lambda m: cli.cam_method("gradkam"),
         ValueError,
-        r"unknown --method 'gradkam': use one of gradcam, gradcam\+\+.*Received: method='gradkam'",
+        r"unknown --method 'gradkam': use one of gradcam, gradcam\+\+.*Received: --method gradkam",
     ),
 ]
 

@@ -21,7 +21,7 @@ import keras
 import numpy as np
 
 from vis.losses_base import Loss
-from vis.regression import RegressionTarget  # keras-vis 0.2 to 0.4.1 users import it from here.
+from vis.regression import RegressionTarget  # keras-vis 0.3.x users import it from here.
 from vis.utils.layers import channel_axis
 
 

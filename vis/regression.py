@@ -1,4 +1,4 @@
-"""`RegressionTarget`: the loss keras-vis 0.2 to 0.4.1 used for regression outputs.
+"""`RegressionTarget`: the loss keras-vis 0.3.x used for regression outputs.
 
 A regression output has no class to maximise: what is worth seeing is what
 drives it towards a chosen value. keras-vis wrote this as a loss that, once

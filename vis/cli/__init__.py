@@ -30,6 +30,7 @@ import os
 import sys
 
 from vis.cli import activation, attention, evaluate
+from vis.cli.attention import cam_method
 from vis.cli.images import load_image, save_overlay
 from vis.cli.model import input_shape, linear_head, load_model, output_layer_index, resolve_layer
 from vis.cli.parser import CAM_METHODS, build_parser, name_flags
@@ -37,6 +38,7 @@ from vis.cli.parser import CAM_METHODS, build_parser, name_flags
 __all__ = [
     "CAM_METHODS",
     "build_parser",
+    "cam_method",
     "input_shape",
     "linear_head",
     "load_image",

@@ -1,4 +1,4 @@
-"""Colouring [0, 1] maps into RGB images, as keras-vis 0.2 to 0.4.1 returned them.
+"""Colouring [0, 1] maps into RGB images, as keras-vis 0.3 to 0.4.1 returned them.
 
 Those releases returned saliency and grad-CAM maps already coloured:
 `np.uint8(matplotlib.cm.jet(map)[..., :3] * 255)`. `colorize` rebuilds that
@@ -36,7 +36,7 @@ def _get_cmap(cmap) -> Colormap:
 def colorize(heatmap, cmap: str | Colormap = "jet") -> np.ndarray:
     """Turns a [0, 1] map into a uint8 RGB image through a matplotlib colormap.
 
-    This is the image keras-vis 0.2 to 0.4.1 returned from its saliency and
+    This is the image keras-vis 0.3 to 0.4.1 returned from its saliency and
     grad-CAM functions: each value is looked up in the colormap's 256-entry
     table (`matplotlib.colormaps[cmap]`), the alpha channel is dropped and
     the colours are scaled to [0, 255] and truncated to uint8, exactly as

@@ -1,4 +1,4 @@
-"""VGG16 with a linear output, at the module path keras-vis 0.2 to 0.4.1 had.
+"""VGG16 with a linear output, at the module path keras-vis 0.1 to 0.2.1 had.
 
 Tutorials of those releases start with `from vis.utils.vggnet import VGG16`
 and `model = VGG16(weights='imagenet', include_top=True)`: the ImageNet VGG16

@@ -1,8 +1,8 @@
-"""The visualization functions of keras-vis 0.2 to 0.4.1, as deprecated wrappers.
+"""The visualization functions keras-vis 0.3.x had and 0.4 dropped, as deprecated wrappers.
 
 Tutorials written for those releases call `visualize_class_saliency`,
 `visualize_class_cam`, `visualize_regression_saliency` and
-`visualize_regression_cam`, which keras-vis 0.5 removed. They returned the
+`visualize_regression_cam`, which keras-vis 0.4 removed. They returned the
 map already coloured with matplotlib's jet colormap, as a uint8
 `(H, W, 3)` image (not blended with the input), which tutorials pass to
 `overlay(seed_img, heatmap)` and `utils.stitch_images`. Each wrapper here
@@ -37,7 +37,7 @@ def _warn(old: str, use: str) -> None:
 
 
 def _seed(seed_input, seed_img, function: str):
-    """Returns the seed given positionally or as `seed_input=`, or by its keras-vis 0.1 name `seed_img=`."""
+    """Returns the seed given positionally or as `seed_input=`, or by its 0.1-0.2.1 name `seed_img=`."""
     if (seed_input is None) == (seed_img is None):
         raise TypeError(
             f"`{function}` needs the input image as `seed_input` (or its older name `seed_img`), once. "
@@ -55,7 +55,7 @@ def visualize_class_saliency(
     *,
     seed_img=None,
 ) -> np.ndarray:
-    """Deprecated: the jet-coloured saliency map of keras-vis 0.2 to 0.4.1.
+    """Deprecated: the jet-coloured saliency map of keras-vis 0.3.x.
 
     Equivalent to `colorize(visualize_saliency(model, layer_idx,
     filter_indices, seed_input))`: the absolute gradient of the filters'
@@ -67,7 +67,7 @@ def visualize_class_saliency(
         filter_indices: Output unit (Dense) or channel (Conv): an int, a
             list of ints, or None for all of them.
         seed_input: One input without the batch axis, or a batch of them.
-        seed_img: The same, by the name keras-vis 0.1 used (give one of the two).
+        seed_img: The same, by the name keras-vis 0.1-0.2.1 used (give one of the two).
 
     Returns:
         A uint8 RGB image `(H, W, 3)` (`(N, H, W, 3)` for a batch of seeds).
@@ -94,7 +94,7 @@ def visualize_class_cam(
     *,
     seed_img=None,
 ) -> np.ndarray:
-    """Deprecated: the jet-coloured grad-CAM map of keras-vis 0.2 to 0.4.1.
+    """Deprecated: the jet-coloured grad-CAM map of keras-vis 0.3.x.
 
     Equivalent to `colorize(visualize_cam(model, layer_idx, filter_indices,
     seed_input, penultimate_layer_idx=penultimate_layer_idx))`.
@@ -107,7 +107,7 @@ def visualize_class_cam(
         seed_input: One input without the batch axis, or a batch of them.
         penultimate_layer_idx: The layer whose feature maps are weighed, or
             None for the nearest convolution or pooling layer before `layer_idx`.
-        seed_img: The seed, by the name keras-vis 0.1 used (instead of `seed_input`).
+        seed_img: The seed, by the name keras-vis 0.1-0.2.1 used (instead of `seed_input`).
 
     Returns:
         A uint8 RGB image `(H, W, 3)` (`(N, H, W, 3)` for a batch of seeds).
@@ -204,7 +204,7 @@ def visualize_regression_saliency(
         targets: One target per output index; None keeps an output as it is.
         seed_input: One input without the batch axis, or a batch of them
             (each sample then gets its own mode).
-        seed_img: The seed, by the name keras-vis 0.1 used (instead of `seed_input`).
+        seed_img: The seed, by the name keras-vis 0.1-0.2.1 used (instead of `seed_input`).
         threshold: Outputs this close to their targets count as reached.
 
     Returns:
@@ -253,7 +253,7 @@ def visualize_regression_cam(
         seed_input: One input without the batch axis, or a batch of them.
         penultimate_layer_idx: The layer whose feature maps are weighed, or
             None for the nearest convolution or pooling layer before `layer_idx`.
-        seed_img: The seed, by the name keras-vis 0.1 used (instead of `seed_input`).
+        seed_img: The seed, by the name keras-vis 0.1-0.2.1 used (instead of `seed_input`).
         threshold: Outputs this close to their targets count as reached.
 
     Returns:
