@@ -43,7 +43,7 @@ __all__ = [
 _CACHE_ATTR = "_vis_engine_programs"
 _CACHE_SIZE = 16
 SERVED_SAMPLES = 128  # About one compile's worth of extra backward passes on MobileNetV2 (see `_server`).
-_LOCK = threading.RLock()
+_LOCK = threading.Lock()  # Guards only the creation of a model's cache.
 
 
 def get_program(
@@ -55,15 +55,16 @@ def get_program(
     program (for example `ActivationMaximization` on one layer, whatever the
     filters). The cache lives on the first input's `InputLayer`, bounded to a
     few programs, so nothing at module level keeps a model alive. Programs
-    are built under a lock (threads racing on a first call share one), and a
+    are built under the model's lock (threads racing on a first call share
+    one; other models' calls go on meanwhile), and a
     cached program whose layers' activations were swapped in place since it
     was built is replaced by a new one. `also_wrt`
     (see `Program`) is not part of the key: it is given to a program when it
     is built and ignored when it exists.
     """
     key = (_family(input_tensors, losses, backprop_modifier), None if wrt_tensor is None else id(wrt_tensor))
-    with _LOCK:  # Built under the lock: threads racing on a first call share one program.
-        cache = _cache_of(_owner(input_tensors))
+    cache = _cache_of(_owner(input_tensors))
+    with cache.lock:  # Built under the model's lock: threads racing on a first call share one program.
         program = cache.get(key)
         if program is not None and not program.outdated():
             cache.move_to_end(key)
@@ -99,8 +100,9 @@ def _server(input_tensors: list, losses: list, wrt_tensor, backprop_modifier, ba
     if wrt_tensor is None:
         return None
     key = (_family(input_tensors, losses, backprop_modifier), None)
-    with _LOCK:
-        program = _cache_of(_owner(input_tensors)).get(key)
+    cache = _cache_of(_owner(input_tensors))
+    with cache.lock:
+        program = cache.get(key)
         if (
             program is None
             or id(wrt_tensor) not in program.also
@@ -118,13 +120,26 @@ def _owner(input_tensors: list):
     return graph.producer(input_tensors[0])[0] if graph.is_keras_tensor(input_tensors[0]) else None
 
 
-def _cache_of(owner) -> collections.OrderedDict:
+class _Programs(collections.OrderedDict):
+    """A model's cached programs, oldest first, and the lock its lookups and builds take.
+
+    One lock per model: a thread building a program for one model does not
+    hold up calls on other models.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.RLock()
+
+
+def _cache_of(owner) -> _Programs:
     if owner is None:
-        return collections.OrderedDict()
-    cache = owner.__dict__.get(_CACHE_ATTR)
-    if cache is None:
-        cache = collections.OrderedDict()
-        owner.__dict__[_CACHE_ATTR] = cache
+        return _Programs()
+    with _LOCK:
+        cache = owner.__dict__.get(_CACHE_ATTR)
+        if cache is None:
+            cache = _Programs()
+            owner.__dict__[_CACHE_ATTR] = cache
     return cache
 
 

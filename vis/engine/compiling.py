@@ -70,7 +70,7 @@ class Lazy:
 
     Attributes:
         compiled: The `tf.function`; `experimental_get_tracing_count()` counts its traces.
-        calls: How many calls ran eagerly under the `'auto'` policy.
+        calls: How many calls ran eagerly (under the `'auto'` or `'eager'` policy).
         failed: The error of a compile that failed, or None.
     """
 
@@ -97,17 +97,15 @@ class Lazy:
             if self.failed is None:
                 self.calls += 1
             return self.method(*args)
-        interrupted = False
         try:
             return self.compiled(*args)
         except KeyboardInterrupt:
-            interrupted = True
+            pass  # Re-raised below, out of the handler: it keeps no frame of the interrupted trace.
         except Exception as error:  # noqa: BLE001 - the eager method tells a compile fault from the call's
             result = self.method(*args)  # Raises the call's own error, if it is the call's.
             self._give_up(error)
             return result
-        if interrupted:  # Raised afresh, out of the handler: it keeps no frame of the interrupted trace.
-            raise KeyboardInterrupt
+        raise KeyboardInterrupt
 
     def _give_up(self, error: Exception) -> None:
         self.failed = error
