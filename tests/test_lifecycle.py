@@ -256,3 +256,72 @@ def test_vis_never_writes_to_tensorflows_gradient_registry(monkeypatch):
     for c in range(3):  # Eager, compiled, compiled: no TypeError from a read-only registry.
         assert np.isfinite(visualize_saliency(model, -1, c, SEEDS[0])).all()
         assert np.isfinite(visualize_cam(model, -1, c, SEEDS[0])).all()
+
+
+_SAVE_ALL = """
+import os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import keras
+from keras import layers
+for kind in ("sequential", "functional"):
+    keras.utils.set_random_seed(0)
+    stack = [layers.Conv2D(4, 3, activation="relu"), layers.Conv2D(5, 3, activation="relu"),
+             layers.GlobalAveragePooling2D(), layers.Dense(3)]
+    if kind == "sequential":
+        model = keras.Sequential([keras.Input((12, 12, 3)), *stack])
+    else:
+        inputs = x = keras.Input((12, 12, 3))
+        for layer in stack:
+            x = layer(x)
+        model = keras.Model(inputs, x)
+    for suffix in (".keras", ".h5"):
+        model.save(os.path.join(sys.argv[1], kind + suffix))
+"""
+
+
+@pytest.fixture(scope="module")
+def saved_models(tmp_path_factory):
+    """Sequential and Functional models saved as .keras and .h5 by another process."""
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path_factory.mktemp("saved")
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"}
+    subprocess.run([sys.executable, "-c", _SAVE_ALL, str(folder)], check=True, capture_output=True, env=env)
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["sequential.keras", "sequential.h5", "functional.keras", "functional.h5"])
+def test_threads_and_an_activation_swap_on_a_model_saved_by_another_process(saved_models, name):
+    from tests.conftest import assert_unchanged, snapshot
+
+    path = str(saved_models / name)
+    model, reference = keras.models.load_model(path), keras.models.load_model(path)
+    seeds = SEEDS[:4, :12, :12]
+    before = snapshot(model, seeds)
+    with compiling.policy("eager"):
+        expected = [visualize_saliency(reference, -1, c, seeds[c]) for c in range(3)]
+    results = {}
+
+    def target(i):
+        for c in range(3):  # Eager, compiling, compiled, racing with the other threads.
+            results[(i, c)] = visualize_saliency(model, -1, c, seeds[c])
+
+    assert not _run_threads(target, 4)
+    for (_, c), value in results.items():
+        np.testing.assert_allclose(value, expected[c], atol=1e-5)
+    assert len(_programs(model)) == 1 and _traces(model) == 1
+    assert_unchanged(model, before, seeds)
+    model.layers[-1].activation = keras.activations.softmax  # In place, as keras-vis tutorials do.
+    reference.layers[-1].activation = keras.activations.softmax
+    with compiling.policy("eager"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = visualize_saliency(reference, -1, 1, seeds[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = [visualize_saliency(model, -1, 1, seeds[1]) for _ in range(3)]
+    assert not np.allclose(want, expected[1], atol=1e-3)
+    for value in got:
+        np.testing.assert_allclose(value, want, atol=1e-5)
