@@ -12,4 +12,4 @@ def test_the_pixel_path_equals_the_outputs_recorded_before_the_new_options():
     for name in recorded.files:
         assert now[name].dtype == recorded[name].dtype, name
         np.testing.assert_array_equal(now[name], recorded[name], err_msg=name)
-    assert np.ptp(now["fused_float"]) > 0.5  # A real image, not a constant.
+    assert np.ptp(now["fused_float"]) > 0.1  # A real image, not a constant.

@@ -28,6 +28,7 @@ import tensorflow as tf
 from vis import backprop_modifiers, engine, grad_modifiers
 from vis import callbacks as callbacks_lib
 from vis import input_modifiers as modifiers_lib
+from vis.featurevis import render
 from vis.optimizer_loop import Feed, Loop, stepwise
 from vis.utils import utils
 from vis.visualization import common
@@ -75,6 +76,18 @@ class Optimizer:
         norm_grads: Divide the gradients by their root mean square (per
             sample) before the step, as keras-vis did.
         backprop_modifier: 'guided', 'rectified' or None, applied to the model's ReLUs.
+        image_param: 'pixel' (keras-vis: the input itself) or 'fft' (a
+            1/f-scaled Fourier spectrum, see `vis.featurevis.param`).
+        decay_power: The exponent of the 'fft' spectrum's 1/f scaling.
+        decorrelate: Optimize decorrelated colour channels (3-channel inputs;
+            see `vis.featurevis.color`).
+        transforms: 'robust', a list of `vis.featurevis.transforms` (or
+            callables of TF ops) applied inside each step, or None.
+
+    Any of the last four set (not 'pixel', False, None) optimizes the
+    parameters of `vis.featurevis.Renderer` with Adam (step 0.05); the
+    image is squashed into `input_range` by a sigmoid and returned as it is.
+    The defaults keep keras-vis's loop exactly.
 
     Raises:
         ValueError: For a bad `input_range`, no loss with a non-zero weight or
@@ -90,6 +103,10 @@ class Optimizer:
         wrt_tensor=None,
         norm_grads=True,
         backprop_modifier=None,
+        image_param="pixel",
+        decay_power=1.0,
+        decorrelate=False,
+        transforms=None,
     ) -> None:
         self.input_tensors = common.as_input_list(input_tensor)
         self.input_tensor = self.input_tensors[0]
@@ -112,6 +129,15 @@ class Optimizer:
         self.wrt_tensor_is_input_tensor = self._program.wrt_inputs is not None
         self.wrt_tensor = _InputMarker(self.input_tensor) if self.wrt_tensor_is_input_tensor else wrt_tensor
         self.norm_grads = bool(norm_grads)
+        self.renderer = render.renderer_for(
+            self.input_tensors,
+            self.input_ranges,
+            self.wrt_tensor_is_input_tensor,
+            image_param=image_param,
+            decay_power=decay_power,
+            decorrelate=decorrelate,
+            transforms=transforms,
+        )
 
     def minimize(
         self,
@@ -122,6 +148,7 @@ class Optimizer:
         callbacks=None,
         verbose: bool = True,
         keep_batch_axis: bool = False,
+        batch_size: int | None = None,
     ) -> tuple:
         """Runs gradient descent on the input and returns the best input found.
 
@@ -137,6 +164,9 @@ class Optimizer:
             callbacks: A list of `OptimizerCallback`s (the list is not modified).
             verbose: Print each step's named losses.
             keep_batch_axis: Return the best input with its batch axis also for one sample.
+            batch_size: With `seed_input=None`, how many random starts to
+                optimize at once (one result each); default 1, or one per
+                `PerSample` filter.
 
         Returns:
             `(best input rescaled to input_range, last grads, last wrt value)`:
@@ -149,13 +179,14 @@ class Optimizer:
             TypeError: For a callback or modifier without the needed methods.
         """
         max_iter = _check_max_iter(max_iter)
-        seeds = self._seeds(seed_input, keep_batch_axis)
+        seeds = self._seeds(seed_input, keep_batch_axis, batch_size)
         modifiers = [modifiers_lib.get(m) for m in utils.listify(input_modifiers or [])]
+        starts = seeds.batches if self.renderer is None else [self._parameters(seed_input, seeds)]
         modify = grad_modifiers.get(grad_modifier)
         callbacks = callbacks_lib.check_callbacks(callbacks) + ([callbacks_lib.Print()] if verbose else [])
         args = [tf.convert_to_tensor(a) for loss in self.losses for a in loss.get_runtime_args()]
         feed = Feed(
-            [tf.constant(b, tf.float32) for b in seeds.batches],
+            [tf.constant(b, tf.float32) for b in starts],
             args,
             tf.constant(self.weights, tf.float32),
             tf.constant(np.random.randint(0, 2**31 - 1, size=2), tf.int64),
@@ -171,37 +202,67 @@ class Optimizer:
                 best, grads, wrt = stepwise(loop, feed, max_iter, modify, callbacks, seeds.squeeze)
         for c in callbacks:
             c.on_end()
-        images = [
-            np.stack([utils.deprocess_input(b, input_range) for b in np.asarray(batch)])
-            for batch, input_range in zip(best, self.input_ranges)
-        ]
+        images = (
+            [self.renderer.render(best[0])]
+            if self.renderer is not None
+            else [
+                np.stack([utils.deprocess_input(b, input_range) for b in np.asarray(batch)])
+                for batch, input_range in zip(best, self.input_ranges)
+            ]
+        )
         grads, wrt = [np.asarray(g) for g in grads], [np.asarray(w) for w in wrt]
         if len(self.input_tensors) == 1:
             return seeds.one(images[0]), grads[0], wrt[0]
         return seeds.per_input(images), grads, wrt
 
-    def _seeds(self, seed_input, keep_batch_axis: bool) -> common.Seeds:
+    def _seeds(self, seed_input, keep_batch_axis: bool, batch_size) -> common.Seeds:
         if seed_input is not None:
             return common.prepare_seeds(seed_input, self.input_tensors, keep_batch_axis)
+        batch = _batch_size(batch_size, self.losses)
+        if self.renderer is not None:  # Not drawn: `_parameters` draws the parameters.
+            shape = (batch, *self.input_tensor.shape[1:])
+            return common.Seeds([np.zeros(shape, "float32")], not keep_batch_axis and batch == 1, None, False)
         batches = []
         for tensor, (low, high) in zip(self.input_tensors, self.input_ranges):
-            shape = (1, *tensor.shape[1:])
+            shape = (batch, *tensor.shape[1:])
             if any(dim is None for dim in shape):
                 raise ValueError(f"Input '{tensor.name}' has unknown dimensions {shape}: give `seed_input`.")
             batches.append(utils.random_array(shape, mean=(low + high) / 2, std=0.05 * (high - low)))
-        return common.Seeds(batches, not keep_batch_axis, None, len(batches) > 1)
+        return common.Seeds(batches, not keep_batch_axis and batch == 1, None, len(batches) > 1)
+
+    def _parameters(self, seed_input, seeds: common.Seeds) -> np.ndarray:
+        """The renderer's starting parameters: those of the seed images, or random ones."""
+        batch = seeds.batches[0]
+        return self.renderer.random(len(batch)) if seed_input is None else self.renderer.encode(batch)
 
     def _loop(self, modifiers) -> Loop:
         """Returns the compiled loop for these modifiers, cached on the engine program."""
         key = (self.norm_grads, tuple(modifiers_lib.cache_key(m) for m in modifiers))
+        if self.renderer is not None:
+            if not all(modifiers_lib.runs_in_graph(m) for m in modifiers):
+                raise ValueError(
+                    "With the feature-visualization options, input modifiers must run in TensorFlow "
+                    f"(as the built-in ones do): their `pre` applies inside the step. Received: {modifiers!r}"
+                )
+            key = (*key, self.renderer.key)
         loops = self._program.__dict__.setdefault(_LOOPS_ATTR, collections.OrderedDict())
         if key not in loops:
             dtypes = [t.dtype for t in self.input_tensors]
-            loops[key] = Loop(self._program, modifiers, self.norm_grads, dtypes)
+            loops[key] = Loop(self._program, modifiers, self.norm_grads, dtypes, self.renderer)
             while len(loops) > _LOOPS_SIZE:
                 loops.popitem(last=False)
         loops.move_to_end(key)
         return loops[key]
+
+
+def _batch_size(batch_size, losses: list) -> int:
+    """The number of random starts: `batch_size`, else one per `PerSample` filter, else 1."""
+    if batch_size is None:
+        counts = [len(loss.filter_indices) for loss in losses if getattr(loss, "per_sample", False)]
+        return max(counts, default=1)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"`batch_size` must be an int >= 1. Received: batch_size={batch_size!r}")
+    return int(batch_size)
 
 
 def _input_ranges(input_range, count: int) -> list[tuple]:

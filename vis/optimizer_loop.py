@@ -18,8 +18,12 @@ import tensorflow as tf
 
 from vis import input_modifiers as modifiers_lib
 from vis.engine import compile_method
+from vis.featurevis.render import ADAM_LEARNING_RATE
 
 _DECAY = 0.95  # keras-vis `_rmsprop` decay rate; its step has no learning rate.
+
+_BETAS, _ADAM_EPSILON = (0.9, 0.999), 1e-8
+_RENDER_FOLD = 1_000_003  # The fold of a step's seed the transformations draw from.
 
 Feed = collections.namedtuple("Feed", "x args weights seed")
 
@@ -29,10 +33,17 @@ class Loop:
 
     Input modifiers apply to the image inputs (a batch axis, spatial axes and
     channels: rank 3 or more); a vector input is left as it is.
+
+    With a `renderer` (`vis.featurevis.Renderer`, one input) the loop
+    optimizes its parameters instead of the input: each step renders them
+    (parametrisation, colour, random transformations, then the modifiers'
+    `pre`) inside the engine's gradient computation, and takes an Adam step
+    (the modifiers' `post` does not apply: the parameters are no image).
     """
 
-    def __init__(self, program, modifiers, norm_grads: bool, dtypes: list) -> None:
+    def __init__(self, program, modifiers, norm_grads: bool, dtypes: list, renderer=None) -> None:
         self.program, self.norm_grads, self.dtypes = program, norm_grads, list(dtypes)
+        self.renderer = renderer
         in_graph = all(modifiers_lib.runs_in_graph(m) for m in modifiers)
         self.graph_mods = list(modifiers) if in_graph else []
         self.host_mods = [] if in_graph else list(modifiers)
@@ -43,6 +54,8 @@ class Loop:
 
     def _forward(self, xs, args, weights, seed, i):
         """Modifiers' `pre`, then the losses and the (normalised) gradients."""
+        if self.renderer is not None:
+            return self._rendered_forward(xs, args, weights, seed, i)
         xs = [self._modify(x, k, seed, i, "pre") for k, x in enumerate(xs)]
         casted = [tf.cast(x, dtype) for x, dtype in zip(xs, self.dtypes)]
         stacked, overall, grads, wrt = self.program.gradients(casted, args, weights)
@@ -50,13 +63,32 @@ class Loop:
         wrt = [casted[k] for k in self.updated] if self.updated else _listed(wrt)  # The inputs' values.
         return xs, weights[:, None] * stacked, overall, grads, wrt
 
+    def _rendered_forward(self, params, args, weights, seed, i):
+        """The forward pass of the feature-visualization path: gradients w.r.t. the parameters."""
+
+        def render(params):
+            images = self.renderer(params[0], _sub_seed(seed, i, _RENDER_FOLD))
+            return [tf.cast(self._modify(images, 0, seed, i, "pre"), self.dtypes[0])]
+
+        stacked, overall, grads, _, rendered = self.program.gradients(params, args, weights, render)
+        grads = [_normalized(tf.cast(g, tf.float32), self.norm_grads) for g in grads]
+        return list(params), weights[:, None] * stacked, overall, grads, rendered
+
+    def caches(self, xs: list) -> list:
+        """The optimizer's starting state per input: RMSProp's mean square, or Adam's two moments."""
+        return [tf.zeros_like(x) if self.renderer is None else tf.zeros([2, *x.shape]) for x in xs]
+
     def _update(self, xs, grads, caches, best_xs, best_loss, overall, seed, i):
-        """The RMSProp step, the modifiers' `post` and best-input tracking."""
+        """The RMSProp (or Adam) step, the modifiers' `post` and best-input tracking."""
         xs, caches = list(xs), list(caches)
         for k, g in zip(self.updated, grads):
+            if self.renderer is not None:
+                xs[k], caches[k] = adam(xs[k], g, caches[k], i)
+                continue
             caches[k] = _DECAY * caches[k] + (1.0 - _DECAY) * tf.square(g)
             xs[k] = xs[k] - g / tf.sqrt(caches[k] + keras.config.epsilon())
-        xs = [self._modify(x, k, seed, i, "post") for k, x in enumerate(xs)]
+        if self.renderer is None:
+            xs = [self._modify(x, k, seed, i, "post") for k, x in enumerate(xs)]
         if self.host_mods:
             return xs, caches, best_xs, best_loss
         return (xs, caches, *track(xs, overall, best_xs, best_loss))
@@ -74,7 +106,7 @@ class Loop:
         """All steps in one `tf.while_loop`; returns the best inputs, last grads and wrt values."""
         xs = list(xs)
         batch = tf.shape(xs[0])[0]
-        state = (xs, [tf.zeros_like(x) for x in xs], list(xs), tf.fill([batch], np.float32(np.inf)))
+        state = (xs, self.caches(xs), list(xs), tf.fill([batch], np.float32(np.inf)))
         n = len(self.updated) if self.updated else 1
 
         def body(i, state, grads, wrt):
@@ -98,6 +130,15 @@ class Loop:
         if self.updated:
             return [self.dtypes[k] for k in self.updated]
         return [tf.as_dtype(keras.backend.standardize_dtype(self.program.wrt_tensor.dtype))]
+
+
+def adam(x, grad, moments, i, rate: float = ADAM_LEARNING_RATE):
+    """One Adam step (Kingma and Ba, 2015) at step `i` (from 0): the new `x` and moments `(2, *x.shape)`."""
+    first = _BETAS[0] * moments[0] + (1.0 - _BETAS[0]) * grad
+    second = _BETAS[1] * moments[1] + (1.0 - _BETAS[1]) * tf.square(grad)
+    t = tf.cast(i, tf.float32) + 1.0
+    step = (first / (1.0 - _BETAS[0] ** t)) / (tf.sqrt(second / (1.0 - _BETAS[1] ** t)) + _ADAM_EPSILON)
+    return x - rate * step, tf.stack([first, second])
 
 
 def _listed(value) -> list:
@@ -126,7 +167,7 @@ def track(xs, overall, best_xs, best_loss) -> tuple:
 def stepwise(loop: Loop, feed: Feed, max_iter: int, modify, callbacks: list, single: bool) -> tuple:
     """Runs the steps one by one, fetching values for the grad modifier and callbacks."""
     xs = list(feed.x)
-    caches = [tf.zeros_like(x) for x in xs]
+    caches = loop.caches(xs)
     best_xs, best_loss = list(xs), tf.fill([tf.shape(xs[0])[0]], np.float32(np.inf))
     for i in range(max_iter):
         step = tf.constant(i)

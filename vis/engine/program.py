@@ -90,31 +90,39 @@ class Program:
         # The inputs' values are the caller's own seeds: not copied back from the device.
         return stacked, overall, records[0][0] if self.wrt_inputs is None else []
 
-    def gradients(self, seeds: list, args: list, weights):
+    def gradients(self, seeds: list, args: list, weights, render=None):
         """Computes losses and gradients on tensors (traceable; used compiled).
 
         Args:
             seeds: One batch tensor per model input.
             args: Run-time loss arguments, in placeholder order.
             weights: Float tensor of shape `(n_losses,)`.
+            render: Optional traceable `seeds -> model inputs` run inside the
+                tape (feature visualization's parametrisation and
+                transformations): the seeds are then its parameters, and the
+                gradients are taken w.r.t. them (inputs only).
 
         Returns:
             `(per-sample losses (n_losses, batch), per-sample overall loss,
             grads, wrt_value)`, and with `also_wrt` targets the lists of
-            their gradients and values.
+            their gradients and values; with `render`, the rendered inputs
+            are appended.
         """
         seeds = [tf.convert_to_tensor(s) for s in seeds]
+        params = seeds
         probed = self._probed if (tf.inside_function() or not self._probes_passed) else []
         # Only the targets are watched, not the weights: the backward pass stops at the targets
         # (for grad-CAM, at the penultimate layer) and builds no weight-gradient operations.
         with tf.GradientTape(persistent=bool(probed), watch_accessed_variables=False) as tape:
             if self.wrt_inputs is not None:
                 tape.watch([seeds[i] for i in self.wrt_inputs])
+            if render is not None:
+                seeds = list(render(seeds))
             watched = {r for i in self._watched_records() for r in self.plan.records[i]}
             outputs, records = self.plan.run(seeds, args, watch=_watcher(tape, watched) if watched else None)
             per_sample, stacked, overall = weighted(outputs, weights, tf.shape(seeds[0])[0])
             total = tf.reduce_sum(overall)
-        targets = records[0] if self.wrt_inputs is None else [seeds[i] for i in self.wrt_inputs]
+        targets = records[0] if self.wrt_inputs is None else [params[i] for i in self.wrt_inputs]
         extra = [records[i] for i in self.also.values()]
         grads = tape.gradient(total, targets + [v for values in extra for v in values])
         dead = [i for i in probed if all(g is None for g in tape.gradient(per_sample[i], targets))]
@@ -130,7 +138,7 @@ class Program:
         grads = [tf.zeros_like(t) if g is None else g for g, t in zip(grads, targets)]
         if extra:
             return stacked, overall, grads, [], extra_grads, [values[0] for values in extra]
-        return stacked, overall, grads, []
+        return (stacked, overall, grads, [], seeds) if render is not None else (stacked, overall, grads, [])
 
     def _watched_records(self) -> list[int]:
         """The indices of the plan's records whose values the tape watches."""

@@ -39,7 +39,9 @@ def visualize_activation_with_losses(
             outside [0, 255]).
         **optimizer_params: Arguments of `Optimizer.minimize` (`max_iter`
             defaults to 200, `verbose` to False; `input_modifiers`,
-            `grad_modifier`, `callbacks`).
+            `grad_modifier`, `callbacks`, `batch_size`), and the feature-visualization
+            options of `Optimizer` (`image_param`, `decay_power`,
+            `decorrelate`, `transforms`; see `visualize_activation`).
 
     Returns:
         The optimized input, channels last, rescaled to `input_range` (one
@@ -53,8 +55,9 @@ def visualize_activation_with_losses(
         {"seed_input": seed_input, "max_iter": 200, "verbose": False}, **optimizer_params
     )
     modifier = params.pop("backprop_modifier", None)
+    options = {k: params.pop(k) for k in _OPTIONS if k in params}
     optimizer = optimizer_lib.Optimizer(
-        input_tensor, losses, input_range, wrt_tensor=wrt_tensor, backprop_modifier=modifier
+        input_tensor, losses, input_range, wrt_tensor=wrt_tensor, backprop_modifier=modifier, **options
     )
     result = optimizer.minimize(**params)[0]
     parts = zip(optimizer.input_tensors, optimizer.input_ranges)
@@ -63,6 +66,9 @@ def visualize_activation_with_losses(
     if isinstance(result, list):
         return [_finish(v, t, r) for v, (t, r) in zip(result, parts)]
     return _finish(result, optimizer.input_tensor, optimizer.input_range)
+
+
+_OPTIONS = ("image_param", "decay_power", "decorrelate", "transforms")
 
 
 def _finish(img: np.ndarray, tensor, input_range: tuple) -> np.ndarray:
@@ -89,6 +95,10 @@ def visualize_activation(
     act_max_weight=1,
     lp_norm_weight=10,
     tv_weight=10,
+    image_param="pixel",
+    decorrelate=False,
+    transforms=None,
+    decay_power=1.0,
     **optimizer_params,
 ) -> np.ndarray:
     """Returns the model input that maximises the chosen filters of a layer.
@@ -118,6 +128,14 @@ def visualize_activation(
         act_max_weight: Weight of the `ActivationMaximization` loss.
         lp_norm_weight: Weight of the `LPNorm` regularizer.
         tv_weight: Weight of the `TotalVariation` regularizer.
+        image_param: What is optimized: 'pixel' (keras-vis, the default) or
+            'fft', a 1/f-scaled Fourier spectrum of the image (Olah et al.,
+            "Feature Visualization", Distill 2017; `vis.featurevis.param`).
+        decorrelate: For 3-channel images, optimize decorrelated colour
+            channels (lucid's ImageNet colour matrix; `vis.featurevis.color`).
+        transforms: 'robust' (random pad, jitter, scale, rotate inside each
+            step), a list of `vis.featurevis.transforms` objects, or None.
+        decay_power: The exponent of the 'fft' spectrum's 1/f scaling.
         **optimizer_params: Arguments of `Optimizer.minimize` (`max_iter`
             defaults to 200, `verbose` to False).
 
@@ -142,8 +160,8 @@ def visualize_activation(
             losses.append((LPNorm(tensor), lp_norm_weight))
         if len(tensor.shape) >= 3 and keras.backend.is_float_dtype(tensor.dtype):  # TV needs spatial axes.
             losses.append((TotalVariation(tensor), tv_weight))
-    params = utils.add_defaults_to_kwargs(
-        {"grad_modifier": grad_modifier, "backprop_modifier": modifier}, **optimizer_params
-    )
+    options = {"image_param": image_param, "decorrelate": decorrelate, "transforms": transforms}
+    options = {**options, "decay_power": decay_power, "grad_modifier": grad_modifier}
+    params = utils.add_defaults_to_kwargs({**options, "backprop_modifier": modifier}, **optimizer_params)
     target = inputs[0] if len(inputs) == 1 else inputs
     return visualize_activation_with_losses(target, losses, wrt_tensor, seed_input, input_range, **params)
