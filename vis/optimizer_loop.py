@@ -76,7 +76,7 @@ class Loop:
 
     def caches(self, xs: list) -> list:
         """The optimizer's starting state per input: RMSProp's mean square, or Adam's two moments."""
-        return [tf.zeros_like(x) if self.renderer is None else tf.zeros([2, *x.shape]) for x in xs]
+        return [tf.zeros_like(x) if self.renderer is None else tf.zeros_like(tf.stack([x, x])) for x in xs]
 
     def _update(self, xs, grads, caches, best_xs, best_loss, overall, seed, i):
         """The RMSProp (or Adam) step, the modifiers' `post` and best-input tracking."""

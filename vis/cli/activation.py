@@ -31,7 +31,8 @@ def maximize(args: argparse.Namespace, keras_model, layer_index: int) -> list[st
     """Writes the activation-maximizing input of each chosen unit.
 
     Args:
-        args: The parsed command line (`--class`: one unit; none: the first ten).
+        args: The parsed command line (`--class`: one unit; none: the first ten;
+            `--param`, `--decorrelate`, `--transforms`: the feature-visualization options).
         keras_model: The model (its softmax swapped for a linear head).
         layer_index: The index of the layer whose units are maximized.
 
@@ -56,6 +57,9 @@ def maximize(args: argparse.Namespace, keras_model, layer_index: int) -> list[st
             input_range=(0.0, top),
             max_iter=args.max_iter,
             backprop_modifier=args.backprop,
+            image_param=args.param,
+            decorrelate=args.decorrelate,
+            transforms=None if args.transforms == "none" else args.transforms,
         )
         stem = os.path.join(args.out, f"activation_{keras_model.layers[layer_index].name}_{unit}")
         np.save(stem + ".npy", image)

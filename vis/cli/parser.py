@@ -136,6 +136,7 @@ def _add_command_options(sub: argparse.ArgumentParser, name: str, images: bool) 
         )
     if not images:
         sub.add_argument("--max-iter", type=int, default=200, help="optimizer steps (default: 200)")
+        _add_feature_options(sub)
         return
     sub.add_argument("--batch-size", type=positive, default=32, help="images per batch (default: 32)")
     sub.add_argument(
@@ -144,6 +145,16 @@ def _add_command_options(sub: argparse.ArgumentParser, name: str, images: bool) 
         help="write all maps into one NAME_maps.npy (with NAME_maps.txt listing the files in order) "
         "instead of one .npy per image",
     )
+
+
+def _add_feature_options(sub: argparse.ArgumentParser) -> None:
+    """Adds the feature-visualization options of `activation`."""
+    text = "what is optimized: pixel (keras-vis, default) or fft (a 1/f-scaled Fourier spectrum)"
+    sub.add_argument("--param", choices=["pixel", "fft"], default="pixel", help=text)
+    text = "optimize decorrelated colour channels (3-channel inputs; squashed into range by a sigmoid)"
+    sub.add_argument("--decorrelate", action="store_true", help=text)
+    text = "random transformations inside each step: robust (pad, jitter, scale, rotate) or none (default)"
+    sub.add_argument("--transforms", choices=["robust", "none"], default="none", help=text)
 
 
 def _add_evaluate(commands) -> None:

@@ -172,7 +172,11 @@ def _resample(images, pending: list, fill_value: float):
     for transform, seed in pending:
         matrix = matrix @ transform.matrices(batch, size[1:] if one_d else size, seed)
     if one_d:  # The length is the x axis: y passes unchanged.
-        matrix = matrix * tf.constant([[1.0, 0, 1], [0, 0, 0], [1, 0, 1]]) + tf.constant(np.diag([0.0, 1, 0]))
+        keep, unit_y = (
+            tf.constant([[1.0, 0, 1], [0, 0, 0], [1, 0, 1]]),
+            tf.constant(np.diag([0.0, 1, 0]), tf.float32),
+        )
+        matrix = matrix * keep + unit_y
     centre = tf.constant([(size[1] - 1) / 2.0, (size[0] - 1) / 2.0], tf.float32)
     matrix = _translation(centre[None]) @ matrix @ _translation(-centre[None])
     flat = tf.reshape(matrix, [-1, 9])[:, :8] / matrix[:, 2:3, 2]
