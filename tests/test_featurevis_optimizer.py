@@ -145,3 +145,28 @@ def test_bad_options_are_named(model):
         )
     with pytest.raises(ValueError, match="batch_size=0"):
         visualize_activation(model, "preds", 1, max_iter=2, batch_size=0)
+
+
+def test_neuron_and_layer_objectives_raise_what_they_name():
+    from vis.featurevis.objectives import LayerObjective, Neuron, channel
+    from vis.visualization import visualize_activation_with_losses
+
+    model = small_cnn((16, 16, 3), classes=4, seed=2)
+    conv = model.get_layer("conv")
+    probe = keras.Model(model.inputs, conv.output)
+    start = np.full((1, 16, 16, 3), 0.5, "float32")
+    for loss, measure in [
+        (Neuron(conv, 0), lambda out: out[0, 7, 7, 0]),
+        (Neuron(conv, 0, (3, 4)), lambda out: out[0, 3, 4, 0]),
+        (LayerObjective(conv), lambda out: np.mean(np.square(out))),
+        (channel(conv, 0), lambda out: np.mean(out[..., 0])),
+    ]:
+        set_random_seed(0)
+        image = visualize_activation_with_losses(
+            model.inputs[0], [(loss, 1)], input_range=(0.0, 1.0), max_iter=30, **FULL
+        )
+        assert (
+            float(measure(np.asarray(probe(image[None])))) > float(measure(np.asarray(probe(start)))) + 0.05
+        ), loss
+    with pytest.raises(ValueError, match="position"):
+        Neuron(conv, 0, (20, 0))
