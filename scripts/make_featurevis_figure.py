@@ -45,10 +45,20 @@ def main(steps: int = 256) -> str:
             axes[row, column].imshow(images[column], vmin=0, vmax=1)
             axes[row, column].axis("off")
         axes[row, 0].set_title(titles[name], loc="left", fontsize=9)
-    figure.tight_layout()
+    figure.subplots_adjust(left=0.02, right=0.98, top=0.92, bottom=0.02, hspace=0.45)
     path = os.path.join(ROOT, "docs", "images", "featurevis_settings.png")
     figure.savefig(path, dpi=80)
+    compress(path)
     return path
+
+
+def compress(path: str) -> None:
+    """Re-saves the PNG with a 128-colour palette (the docs keep images under 150 KB)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=128)
+    small.save(path, optimize=True)
 
 
 if __name__ == "__main__":
