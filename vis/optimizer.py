@@ -172,7 +172,10 @@ class Optimizer:
             `(best input rescaled to input_range, last grads, last wrt value)`:
             the input without batch axis for one sample (a list or dict of
             them for a multi-input model); grads and wrt value are numpy arrays
-            with the batch axis (lists for a multi-input model).
+            with the batch axis (lists for a multi-input model). With the
+            feature-visualization options the grads are those of the
+            renderer's parameters and the wrt value is the (transformed) input
+            the model saw.
 
         Raises:
             ValueError: For `max_iter` < 1 or a seed of the wrong shape.
@@ -202,14 +205,13 @@ class Optimizer:
                 best, grads, wrt = stepwise(loop, feed, max_iter, modify, callbacks, seeds.squeeze)
         for c in callbacks:
             c.on_end()
-        images = (
-            [self.renderer.render(best[0])]
-            if self.renderer is not None
-            else [
+        if self.renderer is not None:  # Already in input_range: no re-normalisation.
+            images = [self.renderer.render(best[0])]
+        else:
+            images = [
                 np.stack([utils.deprocess_input(b, input_range) for b in np.asarray(batch)])
                 for batch, input_range in zip(best, self.input_ranges)
             ]
-        )
         grads, wrt = [np.asarray(g) for g in grads], [np.asarray(w) for w in wrt]
         if len(self.input_tensors) == 1:
             return seeds.one(images[0]), grads[0], wrt[0]
