@@ -10,19 +10,22 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "PYTHONPATH": ROOT, "TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
-SAVE = """
-import sys, keras
-from keras import layers
-keras.utils.set_random_seed(0)
-keras.Sequential([keras.Input((16, 16, 3)), layers.Conv2D(6, 3, activation='relu', name='conv'),
-    layers.GlobalAveragePooling2D(), layers.Dense(4, activation='softmax', name='out')]).save(sys.argv[1])
-"""
 
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
+    """A softmax CNN saved by this process; the `vis` command loads it in its own process."""
     path = tmp_path_factory.mktemp("featurevis_cli") / "model.keras"
-    subprocess.run([sys.executable, "-c", SAVE, str(path)], check=True, capture_output=True, env=ENV)
+    keras.utils.set_random_seed(0)
+    layers = keras.layers
+    keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            layers.Conv2D(6, 3, activation="relu", name="conv"),
+            layers.GlobalAveragePooling2D(),
+            layers.Dense(4, activation="softmax", name="out"),
+        ]
+    ).save(path)
     return str(path)
 
 
