@@ -160,10 +160,15 @@ def test_auto_finds_the_head_of_reloaded_sequential_and_nested_models(tmp_path):
     )
 
 
+@pytest.fixture(scope="module")
+def tiny():
+    return _model()
+
+
 @pytest.mark.parametrize("value", ["Softmax", "probability", 1, True, ["softmax"], np.array("auto")])
-def test_bad_score_activation(value):
+def test_bad_score_activation(tiny, value):
     with pytest.raises(ValueError, match=r"`score_activation` must be .*Received: score_activation="):
-        visualize_score_cam(_model(), -1, 0, SEEDS[0], score_activation=value)
+        visualize_score_cam(tiny, -1, 0, SEEDS[0], score_activation=value)
 
 
 def _canvases(images, rng, canvas=28):
