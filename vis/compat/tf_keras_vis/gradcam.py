@@ -13,6 +13,8 @@ import tensorflow as tf
 
 from vis.compat.tf_keras_vis import ModelVisualization
 from vis.compat.tf_keras_vis._cam import feature_gradients, finish, spatial_axes
+from vis.compat.tf_keras_vis.utils import is_mixed_precision, normalize, zoom_factor  # noqa: F401 (0.8.7's module exposes them)
+from vis.compat.tf_keras_vis.utils.model_modifiers import ExtractIntermediateLayerForGradcam as ModelModifier  # noqa: F401
 
 
 class Gradcam(ModelVisualization):

@@ -17,6 +17,8 @@ import tensorflow as tf
 
 from vis.compat.tf_keras_vis import ModelVisualization, current_definitions
 from vis.compat.tf_keras_vis._cam import feature_gradients, finish, spatial_axes
+from vis.compat.tf_keras_vis.utils import is_mixed_precision, normalize, zoom_factor  # noqa: F401 (0.8.7's module exposes them)
+from vis.compat.tf_keras_vis.utils.model_modifiers import ExtractIntermediateLayerForGradcam as ModelModifier  # noqa: F401
 from vis.visualization.cam_weighting import grad_cam_plus_plus_weights
 
 _MAX_EXPONENT = 700.0  # exp(700) is finite in float64: the cap that keeps 0.8.7's factor from overflowing.

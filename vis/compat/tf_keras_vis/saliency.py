@@ -17,7 +17,7 @@ import tensorflow as tf
 from vis import engine
 from vis.compat.tf_keras_vis import ModelVisualization, check_training
 from vis.compat.tf_keras_vis._scoring import needs_eager, score_losses
-from vis.compat.tf_keras_vis.utils import get_num_of_steps_allowed, normalize
+from vis.compat.tf_keras_vis.utils import get_num_of_steps_allowed, listify, normalize  # noqa: F401
 from vis.compat.tf_keras_vis.utils.model_modifiers import BACKPROP_ATTR
 from vis.engine.compiling import policy
 from vis.visualization.averaged_gradients import mean_gradients, noisy_copies

@@ -27,7 +27,14 @@ from vis import engine
 from vis.compat.tf_keras_vis import ModelVisualization, check_training, current_definitions
 from vis.compat.tf_keras_vis._cam import finish
 from vis.compat.tf_keras_vis._scoring import RowsScore, needs_eager, score_losses
-from vis.compat.tf_keras_vis.utils import get_num_of_steps_allowed, zoom_factor
+from vis.compat.tf_keras_vis.utils import (  # noqa: F401 (0.8.7's module exposes them)
+    get_num_of_steps_allowed,
+    is_mixed_precision,
+    listify,
+    normalize,
+    zoom_factor,
+)
+from vis.compat.tf_keras_vis.utils.model_modifiers import ExtractIntermediateLayerForGradcam as ModelModifier  # noqa: F401
 from vis.compat.tf_keras_vis.utils.model_modifiers import penultimate
 from vis.compat.tf_keras_vis.utils.scores import InactiveScore
 from vis.engine import graph
