@@ -30,7 +30,7 @@ def deprecated_class(version: str, reason: str | None = None):
         init = cls.__init__
 
         @functools.wraps(init)
-        def __init__(self, *args, **kwargs):
+        def __init__(self, *args, **kwargs):  # noqa: N807
             warnings.warn(message, DeprecationWarning, stacklevel=2)
             init(self, *args, **kwargs)
 
@@ -41,5 +41,12 @@ def deprecated_class(version: str, reason: str | None = None):
 
 
 def warn_module(old: str, new: str) -> None:
-    """Warns, as tf-keras-vis does when a deprecated module is imported, that `old` moved to `new`."""
-    warnings.warn(f"`{old}` module is deprecated. Please use `{new}` instead.", DeprecationWarning, stacklevel=2)
+    """Warns, as tf-keras-vis does on importing a deprecated module, that `old` moved to `new`.
+
+    Args:
+        old: The deprecated module, relative to `vis.compat.tf_keras_vis`.
+        new: The module to use instead, relative to `vis.compat.tf_keras_vis`.
+    """
+    package = "vis.compat.tf_keras_vis."
+    message = f"`{package}{old}` module is deprecated. Please use `{package}{new}` instead."
+    warnings.warn(message, DeprecationWarning, stacklevel=2)

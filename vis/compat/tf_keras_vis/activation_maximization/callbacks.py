@@ -31,17 +31,17 @@ def _listify(value) -> list:
     return [] if value is None else list(value) if isinstance(value, tuple) else [value]
 
 
-class Callback(ABC):
+class Callback(ABC):  # noqa: B024 (as 0.8.7: abstract, every method optional)
     """Base class of the callbacks: every method does nothing."""
 
-    def on_begin(self, **kwargs) -> None:
+    def on_begin(self, **kwargs) -> None:  # noqa: B027
         """Called before the first step.
 
         Args:
             **kwargs: The arguments given to `ActivationMaximization.__call__` (`callbacks` aside).
         """
 
-    def __call__(self, i, values, grads, scores, model_outputs, **kwargs) -> None:
+    def __call__(self, i, values, grads, scores, model_outputs, **kwargs) -> None:  # noqa: B027
         """Called after each step's update.
 
         Args:
@@ -54,7 +54,7 @@ class Callback(ABC):
                 `overall_score`, the list of the negated scores and the regularization values.
         """
 
-    def on_end(self) -> None:
+    def on_end(self) -> None:  # noqa: B027
         """Called after the last step."""
 
 
@@ -72,9 +72,8 @@ class PrintLogger(Callback):
     def __call__(self, i, values, grads, scores, model_outputs, regularizations, **kwargs) -> None:
         i += 1
         if i % self.interval == 0:
-            tf.print(
-                f"Steps: {i:03d}\tScores: {self._tolist(scores)},\tRegularization: {self._tolist(regularizations)}"
-            )
+            scores, regularizations = self._tolist(scores), self._tolist(regularizations)
+            tf.print(f"Steps: {i:03d}\tScores: {scores},\tRegularization: {regularizations}")
 
     def _tolist(self, ary):
         if isinstance(ary, (list, np.ndarray, np.generic)):
@@ -150,7 +149,11 @@ def managed_callbacks(callbacks=None, **kwargs):
     try:
         for c in _listify(callbacks):
             if len(signature(c.on_begin).parameters) == 0:
-                warnings.warn("`Callback#on_begin()` now must accept keyword arguments.", DeprecationWarning)
+                warnings.warn(
+                    "`Callback#on_begin()` now must accept keyword arguments.",
+                    DeprecationWarning,
+                    stacklevel=3,
+                )
                 c.on_begin()
             else:
                 c.on_begin(**kwargs)

@@ -123,7 +123,12 @@ class Rotate(InputModifier):
         values = np.asarray(seed_input)
         angle = self.random_generator.uniform(-self.degree, self.degree)
         turned = rotate(
-            values.astype(np.float32), angle, axes=self.axes, reshape=False, order=1, mode="reflect",
+            values.astype(np.float32),
+            angle,
+            axes=self.axes,
+            reshape=False,
+            order=1,
+            mode="reflect",
             prefilter=False,
         )
         return turned.astype(values.dtype)

@@ -50,7 +50,9 @@ class Regularizer(ABC):
 
 def _tensor(input_value):
     """A symbolic Keras tensor as it is; anything else as a backend tensor."""
-    return input_value if isinstance(input_value, keras.KerasTensor) else keras.ops.convert_to_tensor(input_value)
+    if isinstance(input_value, keras.KerasTensor):
+        return input_value
+    return keras.ops.convert_to_tensor(input_value)
 
 
 def _size(input_value) -> float:
