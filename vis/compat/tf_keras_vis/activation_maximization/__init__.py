@@ -106,7 +106,8 @@ class ActivationMaximization(ModelVisualization):
                         values[i] = modifier(values[i])
                 for variable, value in zip(variables, values):
                     variable.assign(value)
-                result = engine.compute(model.inputs, losses, [v.numpy() for v in variables])
+                fed = [variable.numpy() for variable in variables]
+                result = engine.compute(model.inputs, losses, fed)
                 grads = [tf.constant(g) for g in listify(result.grads)]
                 if gradient_modifier is not None:
                     grads = [gradient_modifier(g) for g in grads]
@@ -114,7 +115,7 @@ class ActivationMaximization(ModelVisualization):
                 values = [variable.value() for variable in variables]
                 clipped = _adapters.clip_and_modify(model, values, input_ranges, activation_modifiers)
                 if active:
-                    self._report(active, step, clipped, grads, values, result, len(scores), regularizer_names)
+                    self._report(active, step, clipped, grads, fed, result, len(scores), regularizer_names)
         if len(model.inputs) == 1 and not isinstance(seed_input, list):
             return clipped[0]
         return clipped
@@ -128,9 +129,10 @@ class ActivationMaximization(ModelVisualization):
         return [tf.cast(tf.constant(s), t.dtype) for s, t in zip(seeds, self.model.inputs)]
 
     def _losses(self, scores: list, regularizers, batch: int) -> tuple[list, list]:
-        """The scores' `(loss, -1)` pairs, then the regularizers' `(loss, 1)`, and the regularizer names."""
+        """`(loss, 1)` pairs: the negated scores, then the regularizers; and the regularizer names."""
         model = self.model
-        losses = _scoring.score_losses(model.outputs, scores, batch)
+        # `_scoring` gives `(-S, -1)` pairs (the gradient of S, for saliency); minimising -S needs weight 1.
+        losses = [(loss, 1.0) for loss, _ in _scoring.score_losses(model.outputs, scores, batch)]
         legacy = _legacy_regularizers(regularizers)
         if legacy is not None:
             warnings.warn(
@@ -148,15 +150,15 @@ class ActivationMaximization(ModelVisualization):
         losses += [(_adapters.RegularizerLoss(r, tensor, name), 1.0) for name, r, tensor in pairs]
         return losses, [name for name, _, _ in pairs]
 
-    def _report(self, active, step, clipped, grads, values, result, n_scores, regularizer_names) -> None:
-        """Calls the callbacks with 0.8.7's arguments."""
+    def _report(self, active, step, clipped, grads, fed, result, n_scores, regularizer_names) -> None:
+        """Calls the callbacks with 0.8.7's arguments (`model_outputs` on the inputs `fed` to the step)."""
         named = [tf.constant(v) for _, v in result.named_losses]
         scores = [-v for v in named[:n_scores]]
         regularizations = list(zip(regularizer_names, named[n_scores:]))
         overall = [-s for s in scores] + [v for _, v in regularizations]
         outputs = []
         if any(type(c).__name__ not in _BUILT_IN_CALLBACKS for c in active):
-            inputs = [tf.constant(v) for v in values]
+            inputs = [tf.constant(v) for v in fed]
             outputs = listify(self.model(inputs[0] if len(inputs) == 1 else inputs, training=False))
         for c in active:
             c(step, clipped, grads, scores, outputs, regularizations=regularizations, overall_score=overall)
