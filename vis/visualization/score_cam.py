@@ -2,9 +2,12 @@
 
 Each feature map `A_k` of the penultimate layer, upsampled to the input's
 spatial size and min-max normalised to [0, 1], masks the seed; the weight of
-channel `k` is the score of the masked seed, `S(x * mask_k)`: the same score
-as the gradient methods (the chosen filters' mean activation), so a softmax
-head gives probabilities, as in the paper, and a linear head gives logits.
+channel `k` is the score of the masked seed, `S(x * mask_k)`: as in the paper,
+the chosen classes' probability. `score_activation` (`vis.visualization.
+score_activation`) says how: by default the logits of a linear classifier head
+(the keras-vis workflow swaps softmax for linear) go through a softmax over
+its units, and any other layer is scored by the chosen filters' mean
+activation, as the gradient methods score it.
 The map is then the CAM family's `relu(sum_k w_k A_k)`, resized and normalised
 (`vis.visualization.cam_weighting`).
 
@@ -23,7 +26,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from vis import engine
-from vis.losses import ActivationMaximization
 from vis.utils.layers import get_layer
 from vis.visualization import common
 from vis.visualization.cam_weighting import finish, weighted_maps
@@ -35,6 +37,7 @@ from vis.visualization.feature_maps import (
     output_of,
     resize,
 )
+from vis.visualization.score_activation import check_score_activation, score_loss
 
 
 def visualize_score_cam(
@@ -48,6 +51,7 @@ def visualize_score_cam(
     max_n: int | None = None,
     batch_size: int = 32,
     keep_batch_axis: bool = False,
+    score_activation: str | None = "auto",
 ) -> np.ndarray:
     """Returns the Score-CAM map: feature maps weighed by the score of the seed they mask.
 
@@ -69,6 +73,18 @@ def visualize_score_cam(
             channels of largest spatial variance per seed (Faster Score-CAM).
         batch_size: Masked seeds per forward pass.
         keep_batch_axis: Always return a batch axis, also for one sample.
+        score_activation: What a masked seed is scored with. "auto" (the
+            paper's class probability): a softmax over the units of a linear
+            classifier head with more than one unit that is an output of the
+            model (a softmax head swapped for linear); the raw score for any
+            other layer (a softmax or sigmoid head already gives
+            probabilities; a one-unit linear head may be a regression output;
+            an intermediate layer or a convolution filter has no class
+            probability). "softmax": a softmax over the layer's units
+            whatever its activation (tf-keras-vis's definition; on a softmax
+            head, the softmax of the probabilities). "sigmoid": the logistic
+            function of each unit (a binary classifier's logit). None: the
+            raw score, the chosen filters' mean activation (vis 0.6's default).
 
     Returns:
         A float32 map in [0, 1] of the seed's spatial shape; a batch of maps
@@ -76,11 +92,12 @@ def visualize_score_cam(
 
     Raises:
         ValueError: For `max_n` outside `[1, channels]`, `batch_size < 1`, a
-            modifier given, or the errors of `visualize_cam`.
+            modifier given, an unknown `score_activation`, or the errors of `visualize_cam`.
         TypeError: For arguments of the wrong type.
     """
     common.check_count(max_n, "max_n", 1, allow_none=True, hint=" (None: every channel)")
     common.check_count(batch_size, "batch_size", 1)
+    check_score_activation(score_activation)
     for name, value in [("backprop_modifier", backprop_modifier), ("grad_modifier", grad_modifier)]:
         if value is not None:
             raise ValueError(
@@ -88,7 +105,7 @@ def visualize_score_cam(
             )
     penultimate = find_penultimate_layer(model, layer_idx, penultimate_layer_idx)
     inputs = common.model_inputs(model)
-    losses = [(ActivationMaximization(get_layer(model, layer_idx), filter_indices), -1)]
+    losses = [(score_loss(model, get_layer(model, layer_idx), filter_indices, score_activation), -1)]
     seeds = common.prepare_seeds(seed_input, inputs, keep_batch_axis)
     wrt_tensor = output_of(penultimate)
     grid = InputGrid(

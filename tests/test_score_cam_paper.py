@@ -1,0 +1,137 @@
+"""Score-CAM weighs each feature map by the class probability of the input it masks (Wang et al. 2020).
+
+`score_activation="auto"` (the default) takes the softmax of a linear classifier head's logits (the
+keras-vis workflow swaps softmax for linear), "softmax" takes it whatever the head (tf-keras-vis
+0.8.7's definition), "sigmoid" the logistic function, None the raw score (vis 0.6). The references
+below are numpy formulas on the model's own predictions of every masked input; the pointing test
+(`tests/test_score_cam_pointing.py`) measures what the definition changes on a trained model.
+"""
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from vis.visualization import visualize_score_cam
+from vis.visualization.score_activation import is_logits_head
+
+
+def _model(units=4, activation=None, seed=0, hidden=None):
+    """Input (6, 6, 2) -> Conv(3, 'same', relu) 'conv' -> GAP [-> Dense(hidden) 'hidden'] -> Dense 'preds'."""
+    rng = np.random.default_rng(seed)
+    inp = keras.Input((6, 6, 2))
+    x = layers.GlobalAveragePooling2D()(
+        layers.Conv2D(3, 3, padding="same", activation="relu", name="conv")(inp)
+    )
+    if hidden:
+        x = layers.Dense(hidden, name="hidden")(x)
+    model = keras.Model(inp, layers.Dense(units, activation=activation, name="preds")(x))
+    model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
+    return model
+
+
+def _numpy(name, outputs):
+    if name == "softmax":
+        e = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+    return 1 / (1 + np.exp(-outputs)) if name == "sigmoid" else outputs
+
+
+def _minmax(a):
+    span = a.max() - a.min()
+    return (a - a.min()) / span if span > 0 else np.zeros_like(a)
+
+
+def _reference(model, seed, classes, activation, layer="preds"):
+    """Each min-max normalised map of 'conv' (same spatial size as the input) masks the seed; its
+    weight is `activation(output of the masked seed)` summed over the classes."""
+    A = keras.Model(model.input, model.get_layer("conv").output)(seed[None]).numpy()[0].astype("float64")
+    masks = np.stack([_minmax(A[..., k]) for k in range(A.shape[-1])])
+    masked = (seed[None] * masks[..., None]).astype("float32")
+    outputs = keras.Model(model.input, model.get_layer(layer).output)(masked).numpy().astype("float64")
+    weights = _numpy(activation, outputs)[:, classes].reshape(len(masks), -1).sum(axis=1)
+    return _minmax(np.maximum((weights * A).sum(axis=-1), 0))
+
+
+SEEDS = np.random.default_rng(1).uniform(0, 1, size=(3, 6, 6, 2)).astype("float32")
+
+
+def _maps(model, classes, score_activation, layer="preds", **kwargs):
+    return visualize_score_cam(
+        model,
+        layer,
+        classes,
+        SEEDS,
+        penultimate_layer_idx="conv",
+        score_activation=score_activation,
+        **kwargs,
+    )
+
+
+def _expected(model, classes, activation, layer="preds"):
+    return np.stack([_reference(model, seed, classes, activation, layer) for seed in SEEDS])
+
+
+def test_auto_on_a_linear_head_weighs_by_the_softmax_of_the_masked_logits():
+    model = _model()
+    assert is_logits_head(model, model.get_layer("preds"))
+    for classes in (2, [0, 3]):
+        auto = _maps(model, classes, "auto")
+        np.testing.assert_allclose(auto, _expected(model, classes, "softmax"), atol=1e-5)
+        np.testing.assert_allclose(visualize_score_cam(model, -1, classes, SEEDS), auto, atol=1e-6)  # default
+        np.testing.assert_allclose(_maps(model, classes, "softmax"), auto, atol=1e-6)
+        raw = _maps(model, classes, None)
+        np.testing.assert_allclose(raw, _expected(model, classes, None), atol=1e-5)
+        assert np.abs(raw - auto).max() > 0.05  # The two definitions give different maps here.
+
+
+def test_faster_score_cam_and_small_batches_use_the_same_probabilities():
+    model = _model()
+    auto = _maps(model, 1, "auto", batch_size=2)
+    np.testing.assert_allclose(auto, _maps(model, 1, "auto", batch_size=64), atol=1e-6)
+    np.testing.assert_allclose(_maps(model, 1, "auto", max_n=3), auto, atol=1e-6)  # All 3 channels.
+    one = _maps(model, 1, "auto", max_n=1)
+    assert np.abs(one - auto).max() > 0.05
+
+
+def test_on_a_softmax_head_auto_is_raw_and_softmax_takes_the_softmax_of_the_probabilities():
+    model = _model(activation="softmax")
+    auto = _maps(model, 2, "auto")
+    np.testing.assert_allclose(auto, _expected(model, 2, None), atol=1e-5)
+    np.testing.assert_allclose(_maps(model, 2, None), auto, atol=1e-6)
+    twice = _maps(model, 2, "softmax")
+    np.testing.assert_allclose(twice, _expected(model, 2, "softmax"), atol=1e-5)
+    assert np.abs(twice - auto).max() > 0.01
+
+
+def test_one_unit_heads():
+    sigmoid = _model(units=1, activation="sigmoid")
+    np.testing.assert_allclose(_maps(sigmoid, 0, "auto"), _expected(sigmoid, 0, None), atol=1e-5)
+    # A softmax over one unit is 1 whatever the input: every channel weighs the same (tf-keras-vis #78).
+    flat = np.stack([_minmax(_sum_of_maps(sigmoid, seed)) for seed in SEEDS])
+    np.testing.assert_allclose(_maps(sigmoid, 0, "softmax"), flat, atol=1e-5)
+    linear = _model(units=1, seed=2)
+    assert not is_logits_head(linear, linear.get_layer("preds"))  # A logit or a regression output.
+    np.testing.assert_allclose(_maps(linear, 0, "auto"), _expected(linear, 0, None), atol=1e-5)
+    np.testing.assert_allclose(_maps(linear, 0, "sigmoid"), _expected(linear, 0, "sigmoid"), atol=1e-5)
+
+
+def _sum_of_maps(model, seed):
+    A = keras.Model(model.input, model.get_layer("conv").output)(seed[None]).numpy()[0]
+    return np.maximum(A.astype("float64").sum(axis=-1), 0)
+
+
+def test_auto_scores_intermediate_layers_and_filters_raw():
+    model = _model(hidden=5)
+    hidden = model.get_layer("hidden")
+    assert not is_logits_head(model, hidden)  # Linear, 5 units, but not an output of the model.
+    np.testing.assert_allclose(
+        _maps(model, 1, "auto", "hidden"), _expected(model, 1, None, "hidden"), atol=1e-5
+    )
+    assert is_logits_head(model, model.get_layer("preds"))
+
+
+@pytest.mark.parametrize("value", ["Softmax", "probability", 1, True, ["softmax"], np.array("auto")])
+def test_bad_score_activation(value):
+    with pytest.raises(ValueError, match=r"`score_activation` must be .*Received: score_activation="):
+        visualize_score_cam(_model(), -1, 0, SEEDS[0], score_activation=value)
