@@ -14,7 +14,6 @@ unless `seed_input` is a list).
 
 from __future__ import annotations
 
-import sys
 import warnings
 
 import tensorflow as tf
@@ -22,6 +21,7 @@ import tensorflow as tf
 from vis import engine
 from vis.compat.tf_keras_vis import ModelVisualization, _scoring, check_training
 from vis.compat.tf_keras_vis.activation_maximization import _adapters
+from vis.compat.tf_keras_vis.activation_maximization._legacy import LegacyRegularizer
 from vis.compat.tf_keras_vis.activation_maximization.callbacks import managed_callbacks
 from vis.compat.tf_keras_vis.activation_maximization.input_modifiers import Jitter, Rotate2D
 from vis.compat.tf_keras_vis.activation_maximization.regularizers import Norm, TotalVariation2D
@@ -170,10 +170,7 @@ def _legacy_regularizers(regularizers):
     Raises:
         ValueError: When legacy and current regularizers are mixed, or legacy ones are given per input.
     """
-    module = sys.modules.get("vis.compat.tf_keras_vis.utils.regularizers")
-    if module is None:  # Legacy regularizers exist only once their (deprecated) module is imported.
-        return None
-    legacy = module.LegacyRegularizer
+    legacy = LegacyRegularizer
     items = [listify(r) for r in regularizers.values()] if isinstance(regularizers, dict) else regularizers
     if isinstance(items, (tuple, list)):
         if any(isinstance(r, (tuple, list)) for r in items):
