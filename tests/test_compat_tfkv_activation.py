@@ -487,3 +487,54 @@ def test_readme_example_runs_with_the_import_changed(monkeypatch):
     )
     assert activations.shape == (1, 16, 16, 3)
     assert 0 <= float(tf.reduce_min(activations)) and float(tf.reduce_max(activations)) <= 255
+
+
+def test_tensor_seed_without_batch_axis_compiles_once(conv_model, seed):
+    """A tensor seed (tf-keras-vis #93, #102) without the batch axis; built-in scores and
+    regularizers run compiled from the second step, with no fallback warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        result = am.ActivationMaximization(conv_model)(
+            scores.CategoricalScore(0),
+            seed_input=tf.constant(seed[0] / 255.0),
+            input_range=(0.0, 1.0),
+            steps=3,
+        )
+    assert tf.is_tensor(result) and result.shape == (1, 8, 8, 3)
+    from vis import engine
+
+    programs = [
+        p for p in engine._cache_of(engine._owner(conv_model.inputs)).values() if "Norm" in p.loss_names
+    ]
+    assert programs and all(p.lazy_gradients.ready for p in programs)
+
+
+def test_user_score_and_regularizer_functions_run_as_written(conv_model, seed):
+    """A lambda score and a Regularizer subclass in TensorFlow ops give 0.8.7's result."""
+
+    class Mean(regularizers.Regularizer):
+        def __call__(self, x):
+            return tf.reduce_mean(tf.square(x), axis=[1, 2, 3]) * 0.1
+
+    class TheirMean(tfkv_regularizers.Regularizer):
+        def __call__(self, x):
+            return tf.reduce_mean(tf.square(x), axis=[1, 2, 3]) * 0.1
+
+    small, results = seed / 255.0, []
+    for visualizer, regularizer in (
+        (am.ActivationMaximization, Mean("m")),
+        (tfkv_am.ActivationMaximization, TheirMean("m")),
+    ):
+        results.append(
+            visualizer(conv_model)(
+                lambda output: output[:, 1],
+                seed_input=small,
+                steps=3,
+                input_range=(0.0, 1.0),
+                input_modifiers=[],
+                regularizers=[regularizer],
+                optimizer=keras.optimizers.RMSprop(0.02, 0.999),
+            ).numpy()
+        )
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-4, atol=1e-5)
+    assert np.abs(results[0] - small).max() > 0.01
