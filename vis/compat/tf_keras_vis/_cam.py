@@ -45,9 +45,9 @@ def feature_gradients(visualizer, score, seed_input, penultimate_layer, seek, tr
 
 def finish(visualizer, cam, batches: list, seed_input, expand_cam: bool, normalize_cam: bool):
     """0.8.7's ending: the coarse map (normalised), or one map per input resized to it."""
-    cam = np.asarray(cam)
     if not expand_cam:
-        return normalize(cam) if normalize_cam else cam
+        return normalize(cam) if normalize_cam else cam  # unnormalised: the modifier's type, as in 0.8.7
+    cam = np.asarray(cam)
     cams = [zoom(cam, zoom_factor(cam.shape, batch.shape), order=1) for batch in batches]
     if normalize_cam:
         cams = [normalize(c) for c in cams]

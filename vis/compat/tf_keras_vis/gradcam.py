@@ -65,7 +65,7 @@ class Gradcam(ModelVisualization):
             grads = np.asarray(gradient_modifier(grads))
         weights = np.mean(grads, axis=spatial_axes(grads), keepdims=True)
         cam = np.sum(penultimate_output * weights, axis=-1)
-        return cam if activation_modifier is None else np.asarray(activation_modifier(cam))
+        return cam if activation_modifier is None else activation_modifier(cam)
 
 
 from vis.compat.tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus  # noqa: E402, F401

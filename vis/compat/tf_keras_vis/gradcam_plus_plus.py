@@ -4,8 +4,9 @@ By default the map is 0.8.7's, which departs from the paper (Chattopadhyay
 et al. 2018, eq. 19) in two ways: `alpha` is renormalised to sum to 1 over
 space, and the derivatives carry the factor `exp(S)` (0.8.7 computes it in
 float32: NaN maps above a score of about 88). Here `exp(S)` is taken in
-float64 and capped, so the maps equal 0.8.7's where it is finite and are
-never NaN. With `vis.compat.tf_keras_vis.definitions = "paper"` the weights are
+float64 (capped at exp(700)), and a map beyond float32's range is divided by
+its largest magnitude, so the maps equal 0.8.7's where it is finite and are
+never NaN (the normalised map is the limit of 0.8.7's). With `vis.compat.tf_keras_vis.definitions = "paper"` the weights are
 vis's `grad_cam_plus_plus_weights` (no renormalisation; `exp(S)` cancels).
 """
 
@@ -21,6 +22,7 @@ from vis.compat.tf_keras_vis.utils import is_mixed_precision, normalize, zoom_fa
 from vis.compat.tf_keras_vis.utils.model_modifiers import ExtractIntermediateLayerForGradcam as ModelModifier  # noqa: F401
 from vis.visualization.cam_weighting import grad_cam_plus_plus_weights
 
+_FLOAT32_LIMIT = 1e37  # Below float32's largest value (3.4e38), with room for the modifiers.
 _MAX_EXPONENT = 700.0  # exp(700) is finite in float64: the cap that keeps 0.8.7's factor from overflowing.
 
 
@@ -58,10 +60,19 @@ class GradcamPlusPlus(ModelVisualization):
             weights = grad_cam_plus_plus_weights(grads, values)
         else:
             weights = tf_keras_vis_weights(grads, values, scores, activation_modifier)
-        cam = np.sum(weights * values, axis=-1)
+        cam = keras.ops.convert_to_tensor(_finite(np.sum(weights * values, axis=-1)), "float32")  # as 0.8.7's
         if activation_modifier is not None:
-            cam = np.asarray(activation_modifier(cam))
-        return finish(self, cam.astype("float32"), batches, seed_input, expand_cam, normalize_cam)
+            cam = activation_modifier(cam)
+        return finish(self, cam, batches, seed_input, expand_cam, normalize_cam)
+
+
+def _finite(cam: np.ndarray) -> np.ndarray:
+    """Maps beyond float32's range (0.8.7 gives inf or NaN there) divided by their largest magnitude.
+
+    A positive constant per sample: the normalised map is unchanged.
+    """
+    peak = np.max(np.abs(cam), axis=tuple(range(1, cam.ndim)), keepdims=True)
+    return np.where(peak > _FLOAT32_LIMIT, cam / np.where(peak > _FLOAT32_LIMIT, peak, 1.0), cam)
 
 
 def tf_keras_vis_weights(grads, values, scores, activation_modifier) -> np.ndarray:

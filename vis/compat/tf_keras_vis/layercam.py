@@ -50,4 +50,4 @@ class Layercam(Gradcam):
         if gradient_modifier is not None:
             grads = np.asarray(gradient_modifier(grads))
         cam = np.sum(penultimate_output * grads, axis=-1)
-        return cam if activation_modifier is None else np.asarray(activation_modifier(cam))
+        return cam if activation_modifier is None else activation_modifier(cam)

@@ -96,8 +96,9 @@ class Scorecam(ModelVisualization):
             values = top_channels(np.asarray(values, dtype="float32"), max_N)
             weights = masked_scores(inputs, losses, batches, values, len(batches[0]) if eager else batch_size)
         cam = np.einsum("b...c,bc->b...", values, weights.astype("float32"))
+        cam = keras.ops.convert_to_tensor(cam)  # a tensor, as 0.8.7's `batch_dot` gives
         if activation_modifier is not None:
-            cam = np.asarray(activation_modifier(cam))
+            cam = activation_modifier(cam)
         return finish(self, cam, batches, seed_input, expand_cam, normalize_cam)
 
     def _activations(self, outputs: list, scores: list) -> list:
