@@ -537,3 +537,35 @@ def test_user_score_and_regularizer_functions_run_as_written(conv_model, seed):
         )
     np.testing.assert_allclose(results[0], results[1], rtol=1e-4, atol=1e-5)
     assert np.abs(results[0] - small).max() > 0.01
+
+
+def test_two_outputs_unbounded_range_and_activation_modifier_as_tfkv(seed):
+    keras.utils.set_random_seed(6)
+    inputs = keras.Input((8, 8, 3), name="input_1")
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(3, 3, activation="relu")(inputs))
+    model = keras.Model(inputs, [keras.layers.Dense(2)(x), keras.layers.Dense(1, activation="sigmoid")(x)])
+    results, recorders = [], [_Recorder(), _Recorder()]
+    for visualizer, score_module, recorder in (
+        (am.ActivationMaximization, scores, recorders[0]),
+        (tfkv_am.ActivationMaximization, tfkv_scores, recorders[1]),
+    ):
+        score = [score_module.CategoricalScore(1), score_module.BinaryScore(False)]
+        results.append(
+            visualizer(model)(
+                score,
+                seed_input=seed / 255.0,
+                steps=3,
+                input_range=None,
+                input_modifiers=[],
+                regularizers=[],
+                activation_modifiers=lambda x: x * 10.0,
+                callbacks=recorder,
+                optimizer=keras.optimizers.RMSprop(0.05, 0.999),
+            ).numpy()
+        )
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-4, atol=1e-4)
+    assert np.abs(results[0] - seed * 10.0 / 255.0).max() > 0.1  # it moved, then was scaled
+    ours, theirs = recorders[0].events[3], recorders[1].events[3]
+    assert len(ours[4]) == len(theirs[4]) == 2  # one score per output
+    for x, y in zip(ours[4] + ours[5], theirs[4] + theirs[5]):  # scores and model outputs
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
