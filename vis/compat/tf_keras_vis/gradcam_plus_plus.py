@@ -6,8 +6,9 @@ space, and the derivatives carry the factor `exp(S)` (0.8.7 computes it in
 float32: NaN maps above a score of about 88). Here `exp(S)` is taken in
 float64 (capped at exp(700)), and a map beyond float32's range is divided by
 its largest magnitude, so the maps equal 0.8.7's where it is finite and are
-never NaN (the normalised map is the limit of 0.8.7's). With `vis.compat.tf_keras_vis.definitions = "paper"` the weights are
-vis's `grad_cam_plus_plus_weights` (no renormalisation; `exp(S)` cancels).
+never NaN (the normalised map is the limit of 0.8.7's). With
+`vis.compat.tf_keras_vis.definitions = "paper"` the weights are vis's
+`grad_cam_plus_plus_weights` (no renormalisation; `exp(S)` cancels).
 """
 
 from __future__ import annotations
