@@ -22,7 +22,12 @@ from vis import engine
 from vis.compat.tf_keras_vis import ModelVisualization, _scoring, check_training
 from vis.compat.tf_keras_vis.activation_maximization import _adapters
 from vis.compat.tf_keras_vis.activation_maximization._legacy import LegacyRegularizer
-from vis.compat.tf_keras_vis.activation_maximization.callbacks import managed_callbacks
+from vis.compat.tf_keras_vis.activation_maximization.callbacks import (
+    GifGenerator2D,
+    PrintLogger,
+    Progress,
+    managed_callbacks,
+)
 from vis.compat.tf_keras_vis.activation_maximization.input_modifiers import Jitter, Rotate2D
 from vis.compat.tf_keras_vis.activation_maximization.regularizers import Norm, TotalVariation2D
 from vis.compat.tf_keras_vis.utils import (
@@ -33,7 +38,7 @@ from vis.compat.tf_keras_vis.utils import (
 )
 from vis.engine import compiling
 
-_BUILT_IN_CALLBACKS = ("Progress", "PrintLogger", "GifGenerator2D")
+_BUILT_IN_CALLBACKS = (Progress, PrintLogger, GifGenerator2D)  # They never read `model_outputs`.
 
 
 class ActivationMaximization(ModelVisualization):
@@ -157,7 +162,7 @@ class ActivationMaximization(ModelVisualization):
         regularizations = list(zip(regularizer_names, named[n_scores:]))
         overall = [-s for s in scores] + [v for _, v in regularizations]
         outputs = []
-        if any(type(c).__name__ not in _BUILT_IN_CALLBACKS for c in active):
+        if any(type(c) not in _BUILT_IN_CALLBACKS for c in active):
             inputs = [tf.constant(v) for v in fed]
             outputs = listify(self.model(inputs[0] if len(inputs) == 1 else inputs, training=False))
         for c in active:
