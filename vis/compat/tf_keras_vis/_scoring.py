@@ -100,6 +100,36 @@ class CallableScore(Loss):
         return -_ScoreLayer(self.function, self.activation, self.strict)(self.tensor)
 
 
+class SummedScores(Loss):
+    """The scores of several outputs as one loss: one backward pass (the engine probes each of
+    several losses of an input-gradient program on its own at its first call; 0.8.7 does not)."""
+
+    name = "tf-keras-vis scores"
+
+    def __init__(self, losses: list) -> None:
+        super().__init__()
+        self.losses = losses
+
+    def cache_key(self):
+        keys = tuple(loss.cache_key() for loss in self.losses)
+        return ("tf-keras-vis sum", keys) if all(keys) else None
+
+    def get_runtime_args(self) -> list[np.ndarray]:
+        return [arg for loss in self.losses for arg in loss.get_runtime_args()]
+
+    def build_loss(self):
+        total = self.losses[0].build_loss()
+        for loss in self.losses[1:]:
+            total = total + loss.build_loss()
+        self.runtime_placeholders = [p for loss in self.losses for p in loss.runtime_placeholders]
+        return total
+
+
+def summed(pairs: list) -> list:
+    """`(loss, -1)` pairs as one pair (their sum) when there are several."""
+    return pairs if len(pairs) < 2 else [(SummedScores([loss for loss, _ in pairs]), -1)]
+
+
 def needs_eager(scores: list) -> bool:
     """Whether a score is a callable of the user's (which may read the batch size: run eagerly)."""
     return any(type(score) not in _BUILT_IN for score in scores)
