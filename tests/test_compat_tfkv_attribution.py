@@ -440,3 +440,25 @@ def test_scorecam_paper_definition_equals_vis_score_cam_on_a_linear_head(models,
     ours = scorecam(CategoricalScore(1), seed)
     native = visualize_score_cam(scorecam.model, -1, 1, seed[0], penultimate_layer_idx="conv_1")
     np.testing.assert_allclose(ours[0], native, atol=1e-5)
+
+
+def test_model_visualization_keeps_0_8_7_score_helpers(models):
+    """Visualisers users derive from `ModelVisualization` find 0.8.7's helpers, with 0.8.7's results."""
+    theirs_base = importlib.import_module("tf_keras_vis").ModelVisualization
+
+    class Theirs(theirs_base):
+        def __call__(self):
+            return None
+
+    class Ours(compat.ModelVisualization):
+        def __call__(self):
+            return None
+
+    model = models["multi_out"]
+    outputs = [tf.constant(np.arange(6, dtype="float32").reshape(3, 2)), tf.ones((3, 1))]
+    functions = [mocks.score_with_tuple, lambda output: output * 2.0]
+    expected = Theirs(model)._calculate_scores(outputs, functions)
+    got = Ours(model)._calculate_scores(outputs, functions)
+    for a, b in zip(expected, got):
+        np.testing.assert_allclose(b.numpy(), a.numpy())
+    assert Ours(model)._mean_score_value([1.0, 2.0]).shape == (2,)
