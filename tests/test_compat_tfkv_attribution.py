@@ -281,6 +281,13 @@ def test_sequential_and_reloaded_models_give_the_functional_maps(models, sequent
             expected = ours_cls(functional, modifier)(CategoricalScore([1, 0]), seed)
             got = ours_cls(model, modifier)(CategoricalScore([1, 0]), seed)
             assert_maps_equal(expected, got)
+    from vis.compat.tf_keras_vis.utils.model_modifiers import ExtractIntermediateLayer
+
+    saliency = both("saliency", "Saliency")[1]
+    expected = saliency(functional, ExtractIntermediateLayer("conv_1"))(CategoricalScore(2), seed)
+    assert_maps_equal(
+        expected, saliency(model, ExtractIntermediateLayer("conv_1"))(CategoricalScore(2), seed)
+    )
     assert_unchanged(model, before, seed)
 
 
@@ -310,6 +317,16 @@ def test_nested_model_gives_the_flat_models_maps(models):
     for module, name in CAMS:
         cls = both(module, name)[1]
         assert_maps_equal(cls(flat)(CategoricalScore(1), seed), cls(nested)(CategoricalScore(1), seed))
+    # A whole model as the last layer of a Sequential: its output layer is found inside it.
+    from vis.compat.tf_keras_vis.utils.model_modifiers import ExtractIntermediateLayer, ReplaceToLinear
+
+    wrapped = keras.Sequential([keras.Input((8, 8, 3)), nested])
+    saliency = both("saliency", "Saliency")[1]
+    expected = saliency(flat, ReplaceToLinear())(CategoricalScore(1), seed)
+    assert_maps_equal(expected, saliency(wrapped, ReplaceToLinear())(CategoricalScore(1), seed))
+    extracted = saliency(wrapped, [ExtractIntermediateLayer(0), ReplaceToLinear()])
+    assert_maps_equal(expected, extracted(CategoricalScore(1), seed))
+    assert nested.layers[-1].activation is keras.activations.softmax
 
 
 def test_seeds_as_tensors_and_without_batch_axis(models):
