@@ -295,7 +295,7 @@ def test_callbacks_called_alike(conv_model, seed):
     kwargs = [
         {"steps": 3, "input_modifiers": [], "callbacks": [r], "input_range": (0.0, 1.0)} for r in recorders
     ]
-    _run(conv_model, seed / 255.0, *kwargs)
+    _run(conv_model, seed / 255.0, *kwargs, index=[0, 1])  # one class per sample
     ours, theirs = (r.events for r in recorders)
     assert (
         [e[:2] for e in ours]
@@ -487,3 +487,85 @@ def test_readme_example_runs_with_the_import_changed(monkeypatch):
     )
     assert activations.shape == (1, 16, 16, 3)
     assert 0 <= float(tf.reduce_min(activations)) and float(tf.reduce_max(activations)) <= 255
+
+
+def test_tensor_seed_without_batch_axis_compiles_once(seed):
+    """A tensor seed (tf-keras-vis #93, #102) without the batch axis; built-in scores and
+    regularizers run compiled from the second step, with no fallback warning."""
+    model = _conv_model()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        result = am.ActivationMaximization(model)(
+            scores.CategoricalScore(0),
+            seed_input=tf.constant(seed[0] / 255.0),
+            input_range=(0.0, 1.0),
+            steps=3,
+        )
+    assert tf.is_tensor(result) and result.shape == (1, 8, 8, 3)
+    from vis import engine
+
+    programs = [p for p in engine._cache_of(engine._owner(model.inputs)).values() if "Norm" in p.loss_names]
+    assert len(programs) == 1 and programs[0].lazy_gradients.ready
+
+
+def test_user_score_and_regularizer_functions_run_as_written(conv_model, seed):
+    """A lambda score and a Regularizer subclass in TensorFlow ops give 0.8.7's result."""
+
+    class Mean(regularizers.Regularizer):
+        def __call__(self, x):
+            return tf.reduce_mean(tf.square(x), axis=[1, 2, 3]) * 0.1
+
+    class TheirMean(tfkv_regularizers.Regularizer):
+        def __call__(self, x):
+            return tf.reduce_mean(tf.square(x), axis=[1, 2, 3]) * 0.1
+
+    small, results = seed / 255.0, []
+    for visualizer, regularizer in (
+        (am.ActivationMaximization, Mean("m")),
+        (tfkv_am.ActivationMaximization, TheirMean("m")),
+    ):
+        results.append(
+            visualizer(conv_model)(
+                lambda output: output[:, 1],
+                seed_input=small,
+                steps=3,
+                input_range=(0.0, 1.0),
+                input_modifiers=[],
+                regularizers=[regularizer],
+                optimizer=keras.optimizers.RMSprop(0.02, 0.999),
+            ).numpy()
+        )
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-4, atol=1e-5)
+    assert np.abs(results[0] - small).max() > 0.01
+
+
+def test_two_outputs_unbounded_range_and_activation_modifier_as_tfkv(seed):
+    keras.utils.set_random_seed(6)
+    inputs = keras.Input((8, 8, 3), name="input_1")
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(3, 3, activation="relu")(inputs))
+    model = keras.Model(inputs, [keras.layers.Dense(2)(x), keras.layers.Dense(1, activation="sigmoid")(x)])
+    results, recorders = [], [_Recorder(), _Recorder()]
+    for visualizer, score_module, recorder in (
+        (am.ActivationMaximization, scores, recorders[0]),
+        (tfkv_am.ActivationMaximization, tfkv_scores, recorders[1]),
+    ):
+        score = [score_module.CategoricalScore(1), score_module.BinaryScore(False)]
+        results.append(
+            visualizer(model)(
+                score,
+                seed_input=seed / 255.0,
+                steps=3,
+                input_range=None,
+                input_modifiers=[],
+                regularizers=[],
+                activation_modifiers=lambda x: x * 10.0,
+                callbacks=recorder,
+                optimizer=keras.optimizers.RMSprop(0.05, 0.999),
+            ).numpy()
+        )
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-4, atol=1e-4)
+    assert np.abs(results[0] - seed * 10.0 / 255.0).max() > 0.1  # it moved, then was scaled
+    ours, theirs = recorders[0].events[3], recorders[1].events[3]
+    assert len(ours[4]) == len(theirs[4]) == 2  # one score per output
+    for x, y in zip(ours[4] + ours[5], theirs[4] + theirs[5]):  # scores and model outputs
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)

@@ -14,7 +14,6 @@ unless `seed_input` is a list).
 
 from __future__ import annotations
 
-import sys
 import warnings
 
 import tensorflow as tf
@@ -22,7 +21,13 @@ import tensorflow as tf
 from vis import engine
 from vis.compat.tf_keras_vis import ModelVisualization, _scoring, check_training
 from vis.compat.tf_keras_vis.activation_maximization import _adapters
-from vis.compat.tf_keras_vis.activation_maximization.callbacks import managed_callbacks
+from vis.compat.tf_keras_vis.activation_maximization._legacy import LegacyRegularizer
+from vis.compat.tf_keras_vis.activation_maximization.callbacks import (
+    GifGenerator2D,
+    PrintLogger,
+    Progress,
+    managed_callbacks,
+)
 from vis.compat.tf_keras_vis.activation_maximization.input_modifiers import Jitter, Rotate2D
 from vis.compat.tf_keras_vis.activation_maximization.regularizers import Norm, TotalVariation2D
 from vis.compat.tf_keras_vis.utils import (
@@ -33,7 +38,7 @@ from vis.compat.tf_keras_vis.utils import (
 )
 from vis.engine import compiling
 
-_BUILT_IN_CALLBACKS = ("Progress", "PrintLogger", "GifGenerator2D")
+_BUILT_IN_CALLBACKS = (Progress, PrintLogger, GifGenerator2D)  # They never read `model_outputs`.
 
 
 class ActivationMaximization(ModelVisualization):
@@ -157,7 +162,7 @@ class ActivationMaximization(ModelVisualization):
         regularizations = list(zip(regularizer_names, named[n_scores:]))
         overall = [-s for s in scores] + [v for _, v in regularizations]
         outputs = []
-        if any(type(c).__name__ not in _BUILT_IN_CALLBACKS for c in active):
+        if any(type(c) not in _BUILT_IN_CALLBACKS for c in active):
             inputs = [tf.constant(v) for v in fed]
             outputs = listify(self.model(inputs[0] if len(inputs) == 1 else inputs, training=False))
         for c in active:
@@ -170,10 +175,7 @@ def _legacy_regularizers(regularizers):
     Raises:
         ValueError: When legacy and current regularizers are mixed, or legacy ones are given per input.
     """
-    module = sys.modules.get("vis.compat.tf_keras_vis.utils.regularizers")
-    if module is None:  # Legacy regularizers exist only once their (deprecated) module is imported.
-        return None
-    legacy = module.LegacyRegularizer
+    legacy = LegacyRegularizer
     items = [listify(r) for r in regularizers.values()] if isinstance(regularizers, dict) else regularizers
     if isinstance(items, (tuple, list)):
         if any(isinstance(r, (tuple, list)) for r in items):

@@ -23,12 +23,7 @@ import tensorflow as tf
 from PIL import Image, ImageDraw, ImageFont
 
 from vis.compat.tf_keras_vis.activation_maximization._deprecation import deprecated_class
-
-
-def _listify(value) -> list:
-    if isinstance(value, list):
-        return value
-    return [] if value is None else list(value) if isinstance(value, tuple) else [value]
+from vis.compat.tf_keras_vis.utils import listify
 
 
 class Callback(ABC):  # noqa: B024 (as 0.8.7: abstract, every method optional)
@@ -147,7 +142,7 @@ def managed_callbacks(callbacks=None, **kwargs):
     """
     activated = []
     try:
-        for c in _listify(callbacks):
+        for c in listify(callbacks):
             if len(signature(c.on_begin).parameters) == 0:
                 warnings.warn(
                     "`Callback#on_begin()` now must accept keyword arguments.",

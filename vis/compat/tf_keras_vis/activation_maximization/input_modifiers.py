@@ -8,7 +8,8 @@ tf-keras-vis does (`Jitter` from numpy's global generator, `Rotate` and
 (a circular shift; scipy's linear rotation and zoom with reflected edges),
 so a run gives the pictures tf-keras-vis gives.
 
-They are also `vis.input_modifiers.InputModifier`s (their `pre` is the call),
+They are also `vis.input_modifiers.InputModifier`s (their `pre` is the call,
+`vis.compat._modifier_hooks`),
 so native `vis.optimizer.Optimizer.minimize` accepts them too. vis's own
 `Jitter`, `Rotate` and `Scale` differ: they draw in TensorFlow (compiled into
 the loop), `Jitter` includes both ends of its range and `Scale` resamples
@@ -23,13 +24,11 @@ import numpy as np
 import tensorflow as tf
 from scipy.ndimage import rotate, zoom
 
-from vis import input_modifiers as vis_modifiers
+from vis.compat._modifier_hooks import CallAsPre
 
 
-class InputModifier(vis_modifiers.InputModifier, ABC):
+class InputModifier(CallAsPre, ABC):
     """Base class of tf-keras-vis input modifiers: `modifier(seed_input)` returns the modified batch."""
-
-    graph_compatible = False  # Written with numpy/scipy: vis runs them on the host between steps.
 
     @abstractmethod
     def __call__(self, seed_input):
@@ -45,17 +44,6 @@ class InputModifier(vis_modifiers.InputModifier, ABC):
             NotImplementedError: Subclasses implement it.
         """
         raise NotImplementedError()
-
-    def pre(self, inp):
-        """vis's hook before the gradients: the modifier itself.
-
-        Args:
-            inp: A batch of inputs.
-
-        Returns:
-            The modified batch.
-        """
-        return self(inp)
 
 
 def _check_rank(seed_input, least: int) -> int:
