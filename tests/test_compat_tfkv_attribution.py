@@ -397,6 +397,12 @@ def test_bad_seeds_and_arguments(models):
             CategoricalScore(bad)
     with pytest.raises(TypeError):
         ExtractIntermediateLayer(1.5)
+    seeds = seeds_for(models["multi_out"], 3)
+    for bad in ([CategoricalScore([0, 1, 0, 1]), BinaryScore(1)], [CategoricalScore(0), BinaryScore([1, 0])]):
+        with pytest.raises(ValueError, match="Received"):
+            Saliency(models["multi_out"])(bad, seeds)
+    partial = Saliency(models["conv"])(CategoricalScore([1, 0]), seeds_for(models["conv"], 3))
+    assert partial[:2].max() > 0 and partial[2].max() == 0  # as 0.8.7: the third seed is not scored
 
 
 def test_gradcam_plus_plus_never_nan_and_the_paper_switch(monkeypatch):

@@ -188,7 +188,9 @@ def _rows(indices: list, channels: int, batch: int, argument: str) -> np.ndarray
 def _signed_rows(signs: list, batch: int) -> np.ndarray:
     if len(signs) == 1:
         return np.array([[signs[0]]], "float32")
-    _check_count(signs, batch, "target_values")
-    rows = np.zeros((batch, 1), "float32")
-    rows[: len(signs), 0] = signs
-    return rows
+    if len(signs) != batch:  # 0.8.7 fails to broadcast them inside TensorFlow
+        raise ValueError(
+            f"BinaryScore's `target_values` give one value for all seeds or one per seed ({batch}). "
+            f"Received: target_values={[s > 0 for s in signs]}"
+        )
+    return np.array(signs, "float32")[:, None]
