@@ -291,10 +291,10 @@ def test_sequential_and_reloaded_models_give_the_functional_maps(models, sequent
     assert_unchanged(model, before, seed)
 
 
-def test_replace_to_linear_works_where_0_8_7_fails(models, sequential_models):
+def test_replace_to_linear_works_where_0_8_7_fails(models):
     theirs_mm = importlib.import_module("tf_keras_vis.utils.model_modifiers")
     ours_mm = importlib.import_module("vis.compat.tf_keras_vis.utils.model_modifiers")
-    model = sequential_models["sequential"]
+    model = _sequential_copy(models["conv"])
     with pytest.raises(AttributeError, match="output_names"):
         theirs_mm.ReplaceToLinear()(keras.models.clone_model(model))
     saliency = both("saliency", "Saliency")[1](model, ours_mm.ReplaceToLinear())
