@@ -281,13 +281,20 @@ def test_sequential_and_reloaded_models_give_the_functional_maps(models, sequent
             expected = ours_cls(functional, modifier)(CategoricalScore([1, 0]), seed)
             got = ours_cls(model, modifier)(CategoricalScore([1, 0]), seed)
             assert_maps_equal(expected, got)
+    from vis.compat.tf_keras_vis.utils.model_modifiers import ExtractIntermediateLayer
+
+    saliency = both("saliency", "Saliency")[1]
+    expected = saliency(functional, ExtractIntermediateLayer("conv_1"))(CategoricalScore(2), seed)
+    assert_maps_equal(
+        expected, saliency(model, ExtractIntermediateLayer("conv_1"))(CategoricalScore(2), seed)
+    )
     assert_unchanged(model, before, seed)
 
 
-def test_replace_to_linear_works_where_0_8_7_fails(models, sequential_models):
+def test_replace_to_linear_works_where_0_8_7_fails(models):
     theirs_mm = importlib.import_module("tf_keras_vis.utils.model_modifiers")
     ours_mm = importlib.import_module("vis.compat.tf_keras_vis.utils.model_modifiers")
-    model = sequential_models["sequential"]
+    model = _sequential_copy(models["conv"])
     with pytest.raises(AttributeError, match="output_names"):
         theirs_mm.ReplaceToLinear()(keras.models.clone_model(model))
     saliency = both("saliency", "Saliency")[1](model, ours_mm.ReplaceToLinear())
@@ -310,6 +317,16 @@ def test_nested_model_gives_the_flat_models_maps(models):
     for module, name in CAMS:
         cls = both(module, name)[1]
         assert_maps_equal(cls(flat)(CategoricalScore(1), seed), cls(nested)(CategoricalScore(1), seed))
+    # A whole model as the last layer of a Sequential: its output layer is found inside it.
+    from vis.compat.tf_keras_vis.utils.model_modifiers import ExtractIntermediateLayer, ReplaceToLinear
+
+    wrapped = keras.Sequential([keras.Input((8, 8, 3)), nested])
+    saliency = both("saliency", "Saliency")[1]
+    expected = saliency(flat, ReplaceToLinear())(CategoricalScore(1), seed)
+    assert_maps_equal(expected, saliency(wrapped, ReplaceToLinear())(CategoricalScore(1), seed))
+    extracted = saliency(wrapped, [ExtractIntermediateLayer(0), ReplaceToLinear()])
+    assert_maps_equal(expected, extracted(CategoricalScore(1), seed))
+    assert nested.layers[-1].activation is keras.activations.softmax
 
 
 def test_seeds_as_tensors_and_without_batch_axis(models):
@@ -380,6 +397,12 @@ def test_bad_seeds_and_arguments(models):
             CategoricalScore(bad)
     with pytest.raises(TypeError):
         ExtractIntermediateLayer(1.5)
+    seeds = seeds_for(models["multi_out"], 3)
+    for bad in ([CategoricalScore([0, 1, 0, 1]), BinaryScore(1)], [CategoricalScore(0), BinaryScore([1, 0])]):
+        with pytest.raises(ValueError, match="Received"):
+            Saliency(models["multi_out"])(bad, seeds)
+    partial = Saliency(models["conv"])(CategoricalScore([1, 0]), seeds_for(models["conv"], 3))
+    assert partial[:2].max() > 0 and partial[2].max() == 0  # as 0.8.7: the third seed is not scored
 
 
 def test_gradcam_plus_plus_never_nan_and_the_paper_switch(monkeypatch):
@@ -440,3 +463,25 @@ def test_scorecam_paper_definition_equals_vis_score_cam_on_a_linear_head(models,
     ours = scorecam(CategoricalScore(1), seed)
     native = visualize_score_cam(scorecam.model, -1, 1, seed[0], penultimate_layer_idx="conv_1")
     np.testing.assert_allclose(ours[0], native, atol=1e-5)
+
+
+def test_model_visualization_keeps_0_8_7_score_helpers(models):
+    """Visualisers users derive from `ModelVisualization` find 0.8.7's helpers, with 0.8.7's results."""
+    theirs_base = importlib.import_module("tf_keras_vis").ModelVisualization
+
+    class Theirs(theirs_base):
+        def __call__(self):
+            return None
+
+    class Ours(compat.ModelVisualization):
+        def __call__(self):
+            return None
+
+    model = models["multi_out"]
+    outputs = [tf.constant(np.arange(6, dtype="float32").reshape(3, 2)), tf.ones((3, 1))]
+    functions = [mocks.score_with_tuple, lambda output: output * 2.0]
+    expected = Theirs(model)._calculate_scores(outputs, functions)
+    got = Ours(model)._calculate_scores(outputs, functions)
+    for a, b in zip(expected, got):
+        np.testing.assert_allclose(b.numpy(), a.numpy())
+    assert Ours(model)._mean_score_value([1.0, 2.0]).shape == (2,)

@@ -21,6 +21,7 @@ spatial variance (Faster Score-CAM); the others get weight 0.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -170,5 +171,16 @@ def score_weights(inputs, losses, batches, values, grid, selected, batch_size) -
         chunk = [batch[seeds] for batch in batches]
         target = chunk[grid.index]
         chunk[grid.index] = (target * grid.expand(masks)).astype(target.dtype)
-        weights[seeds, channels] = engine.evaluate(inputs, losses, chunk).overall_loss
+        weights[seeds, channels] = engine.evaluate(inputs, _for_seeds(losses, seeds), chunk).overall_loss
     return weights.reshape(values.shape[0], *(1,) * (values.ndim - 2), values.shape[-1])
+
+
+def _for_seeds(losses: list, seeds: np.ndarray) -> list:
+    """The losses for a chunk of masked seeds: `PerSample` filters follow the seed each input masks."""
+    chosen = []
+    for loss, weight in losses:
+        if getattr(loss, "per_sample", False):
+            loss = copy.copy(loss)  # Same cache key: the same program, fed this chunk's selection.
+            loss.filter_indices = [loss.filter_indices[seed] for seed in seeds]
+        chosen.append((loss, weight))
+    return chosen

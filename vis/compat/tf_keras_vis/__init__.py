@@ -18,6 +18,7 @@ from abc import ABC, abstractmethod
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 import vis._tensorflow_check  # noqa: F401  (a clear ImportError without TensorFlow 2.16+)
 from vis.compat.tf_keras_vis.utils import listify
@@ -91,6 +92,21 @@ class ModelVisualization(ABC):
             label = "seed_input" if len(seeds) == 1 else f"seed_input[{i}]"
             batches.append(common.prepare_seed(array, tensor, label, keep_batch_axis=True)[0])
         return batches
+
+    def _calculate_scores(self, outputs, score_functions) -> list:
+        """Each score function on its output, averaged per sample (for visualisers of your own)."""
+        return [
+            self._mean_score_value(function(output)) for output, function in zip(outputs, score_functions)
+        ]
+
+    def _mean_score_value(self, score):
+        """A score's values (a tensor, list or tuple) averaged over every axis but the first."""
+        if not tf.is_tensor(score):
+            if isinstance(score, (list, tuple)) and len(score) > 0 and tf.is_tensor(score[0]):
+                score = tf.stack(score, axis=0)
+            else:
+                score = tf.constant(score)
+        return tf.math.reduce_mean(score, axis=tuple(range(1, score.ndim)))
 
 
 def check_training(training) -> None:

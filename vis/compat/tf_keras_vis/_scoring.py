@@ -100,6 +100,36 @@ class CallableScore(Loss):
         return -_ScoreLayer(self.function, self.activation, self.strict)(self.tensor)
 
 
+class SummedScores(Loss):
+    """The scores of several outputs as one loss: one backward pass (the engine probes each of
+    several losses of an input-gradient program on its own at its first call; 0.8.7 does not)."""
+
+    name = "tf-keras-vis scores"
+
+    def __init__(self, losses: list) -> None:
+        super().__init__()
+        self.losses = losses
+
+    def cache_key(self):
+        keys = tuple(loss.cache_key() for loss in self.losses)
+        return ("tf-keras-vis sum", keys) if all(keys) else None
+
+    def get_runtime_args(self) -> list[np.ndarray]:
+        return [arg for loss in self.losses for arg in loss.get_runtime_args()]
+
+    def build_loss(self):
+        total = self.losses[0].build_loss()
+        for loss in self.losses[1:]:
+            total = total + loss.build_loss()
+        self.runtime_placeholders = [p for loss in self.losses for p in loss.runtime_placeholders]
+        return total
+
+
+def summed(pairs: list) -> list:
+    """`(loss, -1)` pairs as one pair (their sum) when there are several."""
+    return pairs if len(pairs) < 2 else [(SummedScores([loss for loss, _ in pairs]), -1)]
+
+
 def needs_eager(scores: list) -> bool:
     """Whether a score is a callable of the user's (which may read the batch size: run eagerly)."""
     return any(type(score) not in _BUILT_IN for score in scores)
@@ -158,7 +188,9 @@ def _rows(indices: list, channels: int, batch: int, argument: str) -> np.ndarray
 def _signed_rows(signs: list, batch: int) -> np.ndarray:
     if len(signs) == 1:
         return np.array([[signs[0]]], "float32")
-    _check_count(signs, batch, "target_values")
-    rows = np.zeros((batch, 1), "float32")
-    rows[: len(signs), 0] = signs
-    return rows
+    if len(signs) != batch:  # 0.8.7 fails to broadcast them inside TensorFlow
+        raise ValueError(
+            f"BinaryScore's `target_values` give one value for all seeds or one per seed ({batch}). "
+            f"Received: target_values={[s > 0 for s in signs]}"
+        )
+    return np.array(signs, "float32")[:, None]

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from vis import engine
 from vis.compat.tf_keras_vis import ModelVisualization, check_training
-from vis.compat.tf_keras_vis._scoring import needs_eager, score_losses
+from vis.compat.tf_keras_vis._scoring import needs_eager, score_losses, summed
 from vis.compat.tf_keras_vis.utils import get_num_of_steps_allowed, listify, normalize  # noqa: F401
 from vis.compat.tf_keras_vis.utils.model_modifiers import BACKPROP_ATTR
 from vis.engine.compiling import policy
@@ -66,7 +66,7 @@ class Saliency(ModelVisualization):
         scores = self._get_scores_for_multiple_outputs(score)
         batches = self._get_seed_inputs_for_multiple_inputs(seed_input)
         inputs, outputs = list(self.model.inputs), list(self.model.outputs)
-        losses = score_losses(outputs, scores, len(batches[0]))
+        losses = summed(score_losses(outputs, scores, len(batches[0])))
         modifier = self.model.__dict__.get(BACKPROP_ATTR)
         with policy("eager") if needs_eager(scores) else contextlib.nullcontext():
             if smooth_samples > 0:

@@ -150,13 +150,16 @@ def top_channels(values: np.ndarray, max_n) -> np.ndarray:
     return values[..., top[np.sort(first)]]
 
 
-def _masks(values: np.ndarray, batches: list) -> list:
-    """Per input, the feature maps resized to it and min-max normalised per map: `(batch, *spatial, c)`."""
+def _masks(maps: np.ndarray, batches: list) -> list:
+    """Per input, feature maps `(n, *spatial)` resized to it and min-max normalised, each on its own.
+
+    Resized chunk by chunk (a factor of 1 on the batch and channel axes changes nothing), so
+    memory holds one chunk of masks, not every channel of every seed.
+    """
     masks = []
     for batch in batches:
-        factors = (1, *zoom_factor(values.shape[1:-1], batch.shape[1:-1]), 1)
-        resized = zoom(values, factors, order=1, mode="nearest")
-        axes = tuple(range(1, resized.ndim - 1))
+        resized = zoom(maps, (1, *zoom_factor(maps.shape[1:], batch.shape[1:-1])), order=1, mode="nearest")
+        axes = tuple(range(1, resized.ndim))
         low, high = resized.min(axis=axes, keepdims=True), resized.max(axis=axes, keepdims=True)
         masks.append((resized - low) / (high - low + 1e-7))
     return masks
@@ -165,15 +168,14 @@ def _masks(values: np.ndarray, batches: list) -> list:
 def masked_scores(inputs: list, losses: list, batches: list, values: np.ndarray, step: int) -> np.ndarray:
     """The score of every seed masked by every feature map, `(batch, channels)`, `step` per engine call."""
     count, channels = values.shape[0], values.shape[-1]
-    masks = _masks(values, batches)
-    per_sample = {
-        id(loss): loss.rows for loss, _ in losses if isinstance(loss, RowsScore) and len(loss.rows) > 1
-    }
+    rows = [loss for loss, _ in losses if isinstance(loss, RowsScore) and len(loss.rows) > 1]
+    per_sample = {id(loss): loss.rows for loss in rows}
     weights = np.zeros(count * channels)
     for start in range(0, count * channels, step):
         items = np.arange(start, min(start + step, count * channels))
         maps, seeds = items // count, items % count  # channel-major, as 0.8.7 orders them
-        chunk = [(b[seeds] * m[seeds, ..., maps][..., None]).astype(b.dtype) for b, m in zip(batches, masks)]
+        masks = _masks(values[seeds, ..., maps], batches)
+        chunk = [(b[seeds] * m[..., None]).astype(b.dtype) for b, m in zip(batches, masks)]
         for loss, _ in losses:
             if id(loss) in per_sample:
                 loss.rows = per_sample[id(loss)][seeds]

@@ -86,18 +86,19 @@ class ExtractIntermediateLayer(ModelModifier):
             layer = model.get_layer(index=self.index_or_name)
         else:
             layer = model.get_layer(name=self.index_or_name)
-        return sub_model(model, [layer.output])
+        return sub_model(model, [layer])
 
 
-def sub_model(model, outputs: list) -> keras.Model:
-    """A Functional model from the model's inputs to `outputs`, for Sequential and reloaded models too."""
-    try:
-        return keras.Model(inputs=model.inputs, outputs=outputs)
-    except ValueError:  # A reloaded Sequential: its layers' outputs lie on another copy of the graph.
-        rebuilt = apply_modifications(model)
-        by_id = {id(a): b for a, b in zip(model.layers, rebuilt.layers)}
-        tensors = [by_id[id(graph.producer(t)[0])].output for t in outputs]
-        return keras.Model(inputs=rebuilt.inputs, outputs=tensors)
+def sub_model(model, layers: list) -> keras.Model:
+    """A Functional model from the model's inputs to the outputs of `layers` (top-level layers).
+
+    Each layer's output is read where the model's own graph computes it, so Sequential, nested
+    (a base model as a layer) and reloaded models work too.
+    """
+    found = {}
+    for tensor in graph.ancestry(model.outputs):
+        found.setdefault(id(graph.producer(tensor)[0]), tensor)
+    return keras.Model(inputs=model.inputs, outputs=[found.get(id(layer), layer.output) for layer in layers])
 
 
 class GuidedBackpropagation(ModelModifier):
@@ -183,5 +184,6 @@ class ExtractIntermediateLayerForGradcam(ModelModifier):
 
     def __call__(self, model):
         layer = penultimate(model, self.penultimate_layer, self.seek_conv_layer)
-        outputs = ([*model.outputs] if self.include_model_outputs else []) + [layer.output]
-        return sub_model(model, outputs)
+        features = sub_model(model, [layer]).outputs
+        outputs = [*model.outputs] if self.include_model_outputs else []
+        return keras.Model(inputs=model.inputs, outputs=outputs + features)

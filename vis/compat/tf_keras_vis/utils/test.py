@@ -12,13 +12,7 @@ import contextlib
 import keras
 import numpy as np
 
-try:  # Written in parallel (the activation-maximization subpackage); a plain base until it exists.
-    from vis.compat.tf_keras_vis.activation_maximization.callbacks import Callback
-except ImportError:  # pragma: no cover
-
-    class Callback:
-        """Stand-in base until `activation_maximization.callbacks` exists."""
-
+from vis.compat.tf_keras_vis.activation_maximization.callbacks import Callback
 
 layers = keras.layers
 
