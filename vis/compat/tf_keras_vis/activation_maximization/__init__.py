@@ -38,6 +38,9 @@ from vis.compat.tf_keras_vis.utils import (
 )
 from vis.engine import compiling
 
+# A compile costs about as much as 10 to 50 eager steps: shorter runs on a model whose program is
+# not compiled yet stay eager (tf-keras-vis's test suite caps runs at a few steps on fresh models).
+_EAGER_STEPS = 20
 _BUILT_IN_CALLBACKS = (Progress, PrintLogger, GifGenerator2D)  # They never read `model_outputs`.
 
 
@@ -99,13 +102,13 @@ class ActivationMaximization(ModelVisualization):
         modifiers = _adapters.per_input(model, input_modifiers, "input modifiers")
         losses, regularizer_names = self._losses(scores, regularizers, len(values[0]))
         activation_modifiers = _adapters.activation_modifiers_of(model, activation_modifiers)
-        penalties = [loss.regularizer for loss, _ in losses[len(scores) :]]
-        eager = _scoring.needs_eager(scores) or not all(_adapters.is_built_in(r) for r in penalties)
+        steps = get_num_of_steps_allowed(steps)
+        policy = self._policy(losses, scores, steps)
         names = get_input_names(model)
         clipped = _adapters.clip_and_modify(model, values, input_ranges, activation_modifiers)
-        with managed_callbacks(**arguments) as active, compiling.policy("eager" if eager else "auto"):
+        with managed_callbacks(**arguments) as active, compiling.policy(policy):
             variables = [tf.Variable(x) for x in values]
-            for step in range(get_num_of_steps_allowed(steps)):
+            for step in range(steps):
                 for i, name in enumerate(names):
                     for modifier in modifiers[name]:
                         values[i] = modifier(values[i])
@@ -154,6 +157,17 @@ class ActivationMaximization(ModelVisualization):
             pairs = [(n, r, tensors[key]) for key, items in named.items() for n, r in items.items()]
         losses += [(_adapters.RegularizerLoss(r, tensor, name), 1.0) for name, r, tensor in pairs]
         return losses, [name for name, _, _ in pairs]
+
+    def _policy(self, losses: list, scores: list, steps: int) -> str:
+        """'eager' for a score or regularizer of the user's (run as written) or a short run on a
+        program not compiled yet; else 'auto' (compiled from the second step)."""
+        penalties = [loss.regularizer for loss, _ in losses[len(scores) :]]
+        if _scoring.needs_eager(scores) or not all(_adapters.is_built_in(r) for r in penalties):
+            return "eager"
+        if steps > _EAGER_STEPS:
+            return "auto"
+        program = engine.get_program(self.model.inputs, [loss for loss, _ in losses])
+        return "auto" if program.lazy_gradients.ready else "eager"
 
     def _report(self, active, step, clipped, grads, fed, result, n_scores, regularizer_names) -> None:
         """Calls the callbacks with 0.8.7's arguments (`model_outputs` on the inputs `fed` to the step)."""
