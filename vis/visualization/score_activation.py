@@ -21,7 +21,8 @@ logits; `score_activation` says how to turn them back into a score:
 - None: the raw output (the default of vis 0.6 and earlier).
 
 The activation is part of the loss (`ActivatedScore`), a `keras.ops`
-expression the engine compiles with the forward: no extra pass or trace.
+expression the engine compiles with the forward: no extra pass, and like any
+loss it is traced once per model and layer (its own cache key), never per call.
 """
 
 from __future__ import annotations
