@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from vis import datasets
+from vis import datasets, engine
 from vis.losses import PerSample
 from vis.metrics import pointing_game
 from vis.utils.utils import apply_modifications
@@ -235,3 +235,22 @@ def test_on_a_linear_head_auto_points_at_the_digit_as_often_as_tf_keras_vis(loca
     # Measured (seed 0): auto 1.00, tf-keras-vis 1.00, the raw logits (vis 0.6) 0.75.
     assert auto >= theirs - 0.03, (auto, theirs, raw)
     assert auto >= raw + 0.1, (auto, theirs, raw)
+
+
+def _traces(model) -> int:
+    programs = engine._cache_of(model.inputs[0]._keras_history.operation).values()
+    return sum(p.forward.experimental_get_tracing_count() for p in programs)
+
+
+def test_the_softmax_is_traced_once_not_per_call():
+    model = _model()
+    for _ in range(2):  # Each program runs eagerly at its first call and compiles at its second.
+        _maps(model, 1, "auto", batch_size=2)
+    traces = _traces(model)
+    for classes, seeds, max_n in [
+        (2, SEEDS[:1], None),
+        ([0, 3], SEEDS, 2),
+        (PerSample([1, 2, 0]), SEEDS, None),
+    ]:
+        visualize_score_cam(model, -1, classes, seeds, "conv", max_n=max_n, batch_size=2)
+    assert traces == 2 and _traces(model) == traces  # The feature maps' program and the masked seeds'.
