@@ -232,7 +232,8 @@ def test_on_a_linear_head_auto_points_at_the_digit_as_often_as_tf_keras_vis(loca
     scorecam = Scorecam(model, model_modifier=ReplaceToLinear(), clone=True)
     maps = scorecam(CategoricalScore(list(labels)), x, penultimate_layer="feat", batch_size=256)
     theirs = pointing_game(maps, boxes).mean()
-    # Measured (seed 0): auto 1.00, tf-keras-vis 1.00, the raw logits (vis 0.6) 0.75.
+    # Measured: auto 0.96, tf-keras-vis 0.96 (0.94 on the softmax model itself), raw logits (vis 0.6) 0.71;
+    # a random point would hit the box 11% of the time.
     assert auto >= theirs - 0.03, (auto, theirs, raw)
     assert auto >= raw + 0.1, (auto, theirs, raw)
 
