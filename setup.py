@@ -37,6 +37,10 @@ setup(
             "nbclient>=0.10",
             "nbformat>=5.10",
             "ipykernel>=6.29",
+            # vis.compat.tf_keras_vis is checked against the real thing: the surface test compares every
+            # public module, name and signature with tf-keras-vis 0.8.7's, and the side-by-side tests
+            # compare its maps with 0.8.7's on the same models (it installs on TensorFlow 2.21).
+            "tf-keras-vis==0.8.7",
         ],
         "docs": ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"],
         "bench": ["tf-keras-vis==0.8.7"],

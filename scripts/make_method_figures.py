@@ -28,12 +28,10 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import keras  # noqa: E402
 from make_doc_figures import _grid, _save, _show, _title  # noqa: E402
 
 from vis.backend import set_random_seed  # noqa: E402
 from vis.demo import load_demo_data  # noqa: E402
-from vis.utils import utils  # noqa: E402
 from vis.visualization import (  # noqa: E402
     visualize_cam,
     visualize_cam_plus_plus,
@@ -96,12 +94,9 @@ def layer_cam_layers(out: pathlib.Path, model, digits) -> None:
     _save(fig, out, "cam_methods_layers.png")
 
 
-def softmax_copy(model):
-    """The demo CNN with a softmax head (a copy: the demo model itself keeps its linear head)."""
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
-    copy.layers[-1].activation = keras.activations.softmax
-    return utils.apply_modifications(copy)
+def _raw_score_cam(model, label, x):
+    """Score-CAM weighed by the masked digits' logits (vis 0.6's default) rather than their probabilities."""
+    return visualize_score_cam(model, "predictions", label, x, score_activation=None)
 
 
 def timings(model, digits, rounds: int = 21) -> None:
@@ -131,9 +126,8 @@ def main() -> None:
     if not args.timings_only:
         title = "gradient maps of the demo CNN"
         method_grid(out, "gradient_methods.png", title, model, digits, GRADIENT_METHODS)
-        soft = softmax_copy(model)
-        probabilities = ("Score-CAM\n(softmax head)", lambda m, c, x: visualize_score_cam(soft, -1, c, x))
-        columns = [*CAM_METHODS[:4], probabilities, *CAM_METHODS[4:]]
+        raw = ("Score-CAM\n(logits: None)", _raw_score_cam)
+        columns = [*CAM_METHODS[:4], raw, *CAM_METHODS[4:]]
         method_grid(out, "cam_methods.png", "the CAM family on the demo CNN", model, digits, columns)
         layer_cam_layers(out, model, digits)
     timings(model, digits)

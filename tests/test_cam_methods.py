@@ -90,13 +90,16 @@ def _layer_cam_reference(model, seed, classes):
 
 
 def _score_cam_reference(model, seed, classes, channels=None):
-    """Wang et al.: each upsampled, min-max normalised map masks the seed; its weight is the masked score."""
+    """Wang et al.: each upsampled, min-max normalised map masks the seed; its weight is the masked
+    class probability (the softmax of the logits of a linear head: `score_activation="auto"`)."""
     A, _, _ = _features_and_gradients(model, seed, classes)
     channels = range(A.shape[-1]) if channels is None else channels
     weights = np.zeros(A.shape[-1])
+    linear = model.get_layer("preds").activation.__name__ == "linear"
     for k in channels:
         mask = _minmax(_upsample(A[..., k], seed.shape[:-1]))
-        scores = model((seed * mask[..., None])[None].astype("float32")).numpy()[0]
+        scores = model((seed * mask[..., None])[None].astype("float32")).numpy()[0].astype("float64")
+        scores = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum() if linear else scores
         weights[k] = scores[classes].sum()
     return _minmax(_upsample(np.maximum((weights * A).sum(axis=-1), 0), seed.shape[:-1]))
 

@@ -97,7 +97,10 @@ def score_cam(ctx: Context) -> str:
         ("score_cam", path, k),
         lambda: methods_refs.score_cam(ctx.model, ctx.seed[0], ctx.layer, k, value, ctx.spatial(), n),
     )[0]
-    got = visualize_score_cam(ctx.model, ctx.layer_name, k, ctx.arg, penultimate_layer_idx=argument, max_n=n)
+    # The reference scores raw (`score_activation=None`); tests/test_score_cam_paper.py checks "auto".
+    got = visualize_score_cam(
+        ctx.model, ctx.layer_name, k, ctx.arg, penultimate_layer_idx=argument, max_n=n, score_activation=None
+    )
     return _checked(got, expected, ctx, f"Score-CAM, {n} of {value.shape[-1]} channels ({path}, class {k})")
 
 

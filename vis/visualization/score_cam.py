@@ -2,9 +2,12 @@
 
 Each feature map `A_k` of the penultimate layer, upsampled to the input's
 spatial size and min-max normalised to [0, 1], masks the seed; the weight of
-channel `k` is the score of the masked seed, `S(x * mask_k)`: the same score
-as the gradient methods (the chosen filters' mean activation), so a softmax
-head gives probabilities, as in the paper, and a linear head gives logits.
+channel `k` is the score of the masked seed, `S(x * mask_k)`: as in the paper,
+the chosen classes' probability. `score_activation` (`vis.visualization.
+score_activation`) says how: by default the logits of a linear classifier head
+(the keras-vis workflow swaps softmax for linear) go through a softmax over
+its units, and any other layer is scored by the chosen filters' mean
+activation, as the gradient methods score it.
 The map is then the CAM family's `relu(sum_k w_k A_k)`, resized and normalised
 (`vis.visualization.cam_weighting`).
 
@@ -18,12 +21,12 @@ spatial variance (Faster Score-CAM); the others get weight 0.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
 
 from vis import engine
-from vis.losses import ActivationMaximization
 from vis.utils.layers import get_layer
 from vis.visualization import common
 from vis.visualization.cam_weighting import finish, weighted_maps
@@ -35,6 +38,7 @@ from vis.visualization.feature_maps import (
     output_of,
     resize,
 )
+from vis.visualization.score_activation import check_score_activation, score_loss
 
 
 def visualize_score_cam(
@@ -48,6 +52,7 @@ def visualize_score_cam(
     max_n: int | None = None,
     batch_size: int = 32,
     keep_batch_axis: bool = False,
+    score_activation: str | None = "auto",
 ) -> np.ndarray:
     """Returns the Score-CAM map: feature maps weighed by the score of the seed they mask.
 
@@ -69,6 +74,18 @@ def visualize_score_cam(
             channels of largest spatial variance per seed (Faster Score-CAM).
         batch_size: Masked seeds per forward pass.
         keep_batch_axis: Always return a batch axis, also for one sample.
+        score_activation: What a masked seed is scored with. "auto" (the
+            paper's class probability): a softmax over the units of a linear
+            classifier head with more than one unit that is an output of the
+            model (a softmax head swapped for linear); the raw score for any
+            other layer (a softmax or sigmoid head already gives
+            probabilities; a one-unit linear head may be a regression output;
+            an intermediate layer or a convolution filter has no class
+            probability). "softmax": a softmax over the layer's units
+            whatever its activation (tf-keras-vis's definition; on a softmax
+            head, the softmax of the probabilities). "sigmoid": the logistic
+            function of each unit (a binary classifier's logit). None: the
+            raw score, the chosen filters' mean activation (vis 0.6's default).
 
     Returns:
         A float32 map in [0, 1] of the seed's spatial shape; a batch of maps
@@ -76,11 +93,12 @@ def visualize_score_cam(
 
     Raises:
         ValueError: For `max_n` outside `[1, channels]`, `batch_size < 1`, a
-            modifier given, or the errors of `visualize_cam`.
+            modifier given, an unknown `score_activation`, or the errors of `visualize_cam`.
         TypeError: For arguments of the wrong type.
     """
     common.check_count(max_n, "max_n", 1, allow_none=True, hint=" (None: every channel)")
     common.check_count(batch_size, "batch_size", 1)
+    check_score_activation(score_activation)
     for name, value in [("backprop_modifier", backprop_modifier), ("grad_modifier", grad_modifier)]:
         if value is not None:
             raise ValueError(
@@ -88,7 +106,7 @@ def visualize_score_cam(
             )
     penultimate = find_penultimate_layer(model, layer_idx, penultimate_layer_idx)
     inputs = common.model_inputs(model)
-    losses = [(ActivationMaximization(get_layer(model, layer_idx), filter_indices), -1)]
+    losses = [(score_loss(model, get_layer(model, layer_idx), filter_indices, score_activation), -1)]
     seeds = common.prepare_seeds(seed_input, inputs, keep_batch_axis)
     wrt_tensor = output_of(penultimate)
     grid = InputGrid(
@@ -153,5 +171,16 @@ def score_weights(inputs, losses, batches, values, grid, selected, batch_size) -
         chunk = [batch[seeds] for batch in batches]
         target = chunk[grid.index]
         chunk[grid.index] = (target * grid.expand(masks)).astype(target.dtype)
-        weights[seeds, channels] = engine.evaluate(inputs, losses, chunk).overall_loss
+        weights[seeds, channels] = engine.evaluate(inputs, _for_seeds(losses, seeds), chunk).overall_loss
     return weights.reshape(values.shape[0], *(1,) * (values.ndim - 2), values.shape[-1])
+
+
+def _for_seeds(losses: list, seeds: np.ndarray) -> list:
+    """The losses for a chunk of masked seeds: `PerSample` filters follow the seed each input masks."""
+    chosen = []
+    for loss, weight in losses:
+        if getattr(loss, "per_sample", False):
+            loss = copy.copy(loss)  # Same cache key: the same program, fed this chunk's selection.
+            loss.filter_indices = [loss.filter_indices[seed] for seed in seeds]
+        chosen.append((loss, weight))
+    return chosen

@@ -1,0 +1,61 @@
+"""What the compat CAM classes share: one engine call w.r.t. the penultimate layer, and the resizing.
+
+`feature_gradients` translates a call to `vis.engine.compute` (the scores as
+vis losses, `wrt_tensor` the penultimate layer's output, nested models
+included); `finish` resizes with `scipy.ndimage.zoom(order=1)` and normalises
+each map, as 0.8.7 does, so maps match it to float precision.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+from scipy.ndimage import zoom
+
+from vis import engine
+from vis.compat.tf_keras_vis import check_training
+from vis.compat.tf_keras_vis._scoring import needs_eager, score_losses
+from vis.compat.tf_keras_vis.utils import normalize, zoom_factor
+from vis.compat.tf_keras_vis.utils.model_modifiers import BACKPROP_ATTR, penultimate
+from vis.engine.compiling import policy
+
+
+def feature_gradients(visualizer, score, seed_input, penultimate_layer, seek, training) -> tuple:
+    """One engine call: the seeds, `dS/dA`, the feature maps `A` and each output's score `S` per sample.
+
+    Returns:
+        `(batches, grads, values, scores)`: the seed batches, float32 gradient and feature maps
+        (channels last, batch first), and an array `(outputs, batch)` of score values.
+    """
+    check_training(training)
+    model = visualizer.model
+    scores = visualizer._get_scores_for_multiple_outputs(score)
+    batches = visualizer._get_seed_inputs_for_multiple_inputs(seed_input)
+    layer = penultimate(model, penultimate_layer, seek)
+    losses = score_losses(list(model.outputs), scores, len(batches[0]))
+    modifier = model.__dict__.get(BACKPROP_ATTR)
+    with policy("eager") if needs_eager(scores) else contextlib.nullcontext():
+        result = engine.compute(list(model.inputs), losses, batches, layer.output, modifier)
+    grads = np.asarray(result.grads, dtype="float32")
+    values = np.asarray(result.wrt_value, dtype="float32")
+    score_values = -np.array([np.asarray(v, dtype="float32") for _, v in result.named_losses])
+    return batches, grads, values, score_values
+
+
+def finish(visualizer, cam, batches: list, seed_input, expand_cam: bool, normalize_cam: bool):
+    """0.8.7's ending: the coarse map (normalised), or one map per input resized to it."""
+    if not expand_cam:
+        return normalize(cam) if normalize_cam else cam  # unnormalised: the modifier's type, as in 0.8.7
+    cam = np.asarray(cam)
+    cams = [zoom(cam, zoom_factor(cam.shape, batch.shape), order=1) for batch in batches]
+    if normalize_cam:
+        cams = [normalize(c) for c in cams]
+    if len(visualizer.model.inputs) == 1 and not isinstance(seed_input, list):
+        return cams[0]
+    return cams
+
+
+def spatial_axes(array: np.ndarray) -> tuple:
+    """The axes between the batch and the channels."""
+    return tuple(range(1, array.ndim - 1))

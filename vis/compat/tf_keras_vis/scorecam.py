@@ -1,0 +1,183 @@
+"""tf-keras-vis 0.8.7's `Scorecam` (and Faster Score-CAM, `max_N`) on vis's forward engine.
+
+The feature maps and every masked input's score come from `vis.engine.evaluate`
+(the compiled forward, `batch_size` masked inputs per call); the masking,
+channel selection and resizing follow 0.8.7 (every input masked, maps resized by
+`scipy.ndimage.zoom(order=1, mode="nearest")`), so maps match it.
+
+Definitions: 0.8.7 scores a masked input with `score(softmax(output))` whatever
+the output's activation: on a softmax head the softmax of probabilities, and on
+a one-unit sigmoid head the constant 1, so that every channel gets the same
+weight (tf-keras-vis #78, #103: a `UserWarning` says so). With
+`vis.compat.tf_keras_vis.definitions = "paper"` the score is the paper's
+probability: vis's `score_activation="auto"` (a softmax over a linear
+classifier head's logits; an output that is already a probability, raw).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import keras
+import numpy as np
+from scipy.ndimage import zoom
+
+from vis import engine
+from vis.compat.tf_keras_vis import ModelVisualization, check_training, current_definitions
+from vis.compat.tf_keras_vis._cam import finish
+from vis.compat.tf_keras_vis._scoring import RowsScore, needs_eager, score_losses
+from vis.compat.tf_keras_vis.utils import (  # noqa: F401 (0.8.7's module exposes them)
+    get_num_of_steps_allowed,
+    is_mixed_precision,
+    listify,
+    normalize,
+    zoom_factor,
+)
+from vis.compat.tf_keras_vis.utils.model_modifiers import ExtractIntermediateLayerForGradcam as ModelModifier  # noqa: F401
+from vis.compat.tf_keras_vis.utils.model_modifiers import penultimate
+from vis.compat.tf_keras_vis.utils.scores import InactiveScore
+from vis.engine import graph
+from vis.engine.compiling import policy
+from vis.visualization.common import check_count
+from vis.visualization.score_activation import resolve
+
+
+class Scorecam(ModelVisualization):
+    """Score-CAM (Wang et al. 2020) and Faster Score-CAM (`max_N`)."""
+
+    def __call__(
+        self,
+        score,
+        seed_input,
+        penultimate_layer=None,
+        seek_penultimate_conv_layer=True,
+        activation_modifier=lambda cam: keras.ops.relu(cam),
+        batch_size=32,
+        max_N=None,  # noqa: N803 (0.8.7's name)
+        training=False,
+        expand_cam=True,
+        normalize_cam=True,
+    ):
+        """Returns the Score-CAM maps of the seeds for the scores.
+
+        Args:
+            score: A `Score`, a function of a model output, or a list of them (one per output).
+            seed_input: An array or tensor (with or without the batch axis), or a list of them.
+            penultimate_layer: As for `Gradcam`.
+            seek_penultimate_conv_layer: As for `Gradcam`.
+            activation_modifier: Applied to the map; None for none.
+            batch_size: Masked inputs per forward pass (a score function of your own is given
+                one channel's masked seeds at a time, as in 0.8.7).
+            max_N: None or <= 0 for every channel; else the `max_N` channels of largest spatial
+                std per seed (their union over the batch), Faster Score-CAM.
+            training: Must be False: vis runs models in inference mode.
+            expand_cam: Resize the map to each input (else one coarse map).
+            normalize_cam: Min-max normalise each map.
+
+        Returns:
+            One array for a single-input model given a non-list seed, else a list (one per input).
+
+        Raises:
+            ValueError: For invalid arguments (`max_N` above the channel count, a score function
+                not giving one value per sample, ...).
+        """
+        check_training(training)
+        check_count(batch_size, "batch_size", 1)
+        scores = self._get_scores_for_multiple_outputs(score)
+        batches = self._get_seed_inputs_for_multiple_inputs(seed_input)
+        layer = penultimate(self.model, penultimate_layer, seek_penultimate_conv_layer)
+        inputs, outputs = list(self.model.inputs), list(self.model.outputs)
+        activations = self._activations(outputs, scores)
+        losses = score_losses(outputs, scores, len(batches[0]), activations, strict=True)
+        eager = needs_eager(scores)
+        with policy("eager") if eager else contextlib.nullcontext():
+            values = engine.evaluate(inputs, losses, batches, layer.output).wrt_value
+            values = top_channels(np.asarray(values, dtype="float32"), max_N)
+            weights = masked_scores(inputs, losses, batches, values, len(batches[0]) if eager else batch_size)
+        cam = np.einsum("b...c,bc->b...", values, weights.astype("float32"))
+        cam = keras.ops.convert_to_tensor(cam)  # a tensor, as 0.8.7's `batch_dot` gives
+        if activation_modifier is not None:
+            cam = activation_modifier(cam)
+        return finish(self, cam, batches, seed_input, expand_cam, normalize_cam)
+
+    def _activations(self, outputs: list, scores: list) -> list:
+        """What goes between each output and its score: 0.8.7's softmax, or the paper's probability."""
+        if current_definitions() == "paper":
+            return [resolve(self.model, _layer_of(tensor), "auto") for tensor in outputs]
+        for tensor, score in zip(outputs, scores):
+            if tensor.shape[-1] == 1 and not isinstance(score, InactiveScore):
+                warnings.warn(
+                    "Scorecam scores masked inputs with a softmax over the output's units, as tf-keras-vis "
+                    "0.8.7 does; over a one-unit output it is the constant 1, so every channel gets the "
+                    "same weight (tf-keras-vis #78, #103). Set "
+                    '`vis.compat.tf_keras_vis.definitions = "paper"` to score with the output itself. '
+                    f"Received: an output of shape {tuple(tensor.shape)}",
+                    UserWarning,
+                    stacklevel=3,
+                )
+        return ["softmax"] * len(outputs)
+
+
+ScoreCAM = Scorecam
+
+
+def _layer_of(tensor):
+    layer = graph.producer(tensor)[0]
+    while isinstance(layer, keras.Model) and len(layer.outputs) == 1:
+        layer = graph.producer(layer.outputs[0])[0]
+    return layer
+
+
+def top_channels(values: np.ndarray, max_n) -> np.ndarray:
+    """The feature maps Score-CAM scores: all, or 0.8.7's union of each seed's `max_N` largest-std maps.
+
+    Raises:
+        ValueError: For `max_N` above the channel count.
+    """
+    channels = values.shape[-1]
+    if max_n is None or max_n <= 0:
+        max_n = get_num_of_steps_allowed(channels)
+    elif max_n <= channels:
+        max_n = get_num_of_steps_allowed(max_n)
+    else:
+        raise ValueError(f"max_N must be 1 or more and {channels} or less. Received: max_N={max_n!r}")
+    if max_n >= channels:
+        return values
+    std = values.reshape(values.shape[0], -1, channels).std(axis=1)
+    top = np.argsort(-std, axis=1, kind="stable")[:, :max_n].reshape(-1)
+    _, first = np.unique(top, return_index=True)
+    return values[..., top[np.sort(first)]]
+
+
+def _masks(maps: np.ndarray, batches: list) -> list:
+    """Per input, feature maps `(n, *spatial)` resized to it and min-max normalised, each on its own.
+
+    Resized chunk by chunk (a factor of 1 on the batch and channel axes changes nothing), so
+    memory holds one chunk of masks, not every channel of every seed.
+    """
+    masks = []
+    for batch in batches:
+        resized = zoom(maps, (1, *zoom_factor(maps.shape[1:], batch.shape[1:-1])), order=1, mode="nearest")
+        axes = tuple(range(1, resized.ndim))
+        low, high = resized.min(axis=axes, keepdims=True), resized.max(axis=axes, keepdims=True)
+        masks.append((resized - low) / (high - low + 1e-7))
+    return masks
+
+
+def masked_scores(inputs: list, losses: list, batches: list, values: np.ndarray, step: int) -> np.ndarray:
+    """The score of every seed masked by every feature map, `(batch, channels)`, `step` per engine call."""
+    count, channels = values.shape[0], values.shape[-1]
+    rows = [loss for loss, _ in losses if isinstance(loss, RowsScore) and len(loss.rows) > 1]
+    per_sample = {id(loss): loss.rows for loss in rows}
+    weights = np.zeros(count * channels)
+    for start in range(0, count * channels, step):
+        items = np.arange(start, min(start + step, count * channels))
+        maps, seeds = items // count, items % count  # channel-major, as 0.8.7 orders them
+        masks = _masks(values[seeds, ..., maps], batches)
+        chunk = [(b[seeds] * m[..., None]).astype(b.dtype) for b, m in zip(batches, masks)]
+        for loss, _ in losses:
+            if id(loss) in per_sample:
+                loss.rows = per_sample[id(loss)][seeds]
+        weights[items] = engine.evaluate(inputs, losses, chunk).overall_loss
+    return weights.reshape(channels, count).T

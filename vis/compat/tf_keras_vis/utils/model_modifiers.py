@@ -1,0 +1,189 @@
+"""tf-keras-vis 0.8.7's model modifiers, on vis's model rebuilding and backprop modifiers.
+
+`ModelVisualization` hands each modifier the model (a copy made by
+`vis.utils.apply_modifications` when `clone=True`); a modifier changes it in
+place and returns None, or returns a new model. Unlike 0.8.7 they work on Keras 3
+Sequential, nested and reloaded models: output layers are found from
+`model.outputs` (0.8.7 read `model.output_names`, which Keras 3 Sequential
+models lack) and guided backpropagation is vis's engine policy
+(`vis.backprop_modifiers.guided`), applied when the visualisers run the model.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import keras
+import tensorflow as tf
+
+import vis._tensorflow_check  # noqa: F401
+from vis.backprop_modifiers import guided
+from vis.compat.tf_keras_vis.utils import find_layer
+from vis.engine import graph
+from vis.utils.modifications import apply_modifications
+
+BACKPROP_ATTR = "_vis_compat_backprop_modifier"  # Where `GuidedBackpropagation` leaves vis's policy.
+_CONV_TYPES = (
+    keras.layers.Conv1D,
+    keras.layers.Conv2D,
+    keras.layers.Conv3D,
+    keras.layers.Conv1DTranspose,
+    keras.layers.Conv2DTranspose,
+    keras.layers.Conv3DTranspose,
+)
+
+
+class ModelModifier(ABC):
+    """Abstract model modifier: `modifier(model)` changes the model in place or returns a new one."""
+
+    @abstractmethod
+    def __call__(self, model):
+        """Modifies `model`; returns the modified model or None.
+
+        Raises:
+            NotImplementedError: Subclasses implement it.
+        """
+        raise NotImplementedError()
+
+
+def output_layers(model) -> list:
+    """The layers computing the model's outputs, looking inside nested models."""
+    layers = []
+    for tensor in model.outputs:
+        layer = graph.producer(tensor)[0]
+        layers.extend(output_layers(layer) if isinstance(layer, keras.Model) else [layer])
+    return layers
+
+
+class ReplaceToLinear(ModelModifier):
+    """Replaces the activation of every output layer by `linear` (put it last in a modifier list)."""
+
+    def __call__(self, model):
+        rebuild = False
+        for layer in output_layers(model):
+            rebuild = rebuild or not hasattr(layer, "activation")  # a `Softmax` layer: swapped by a rebuild
+            layer.activation = keras.activations.linear
+        return apply_modifications(model) if rebuild else None
+
+
+class ExtractIntermediateLayer(ModelModifier):
+    """Returns a model whose output is the output of one layer (by index or name).
+
+    Raises:
+        TypeError: When `index_or_name` is neither a str nor an int.
+    """
+
+    def __init__(self, index_or_name) -> None:
+        if isinstance(index_or_name, bool) or not isinstance(index_or_name, (str, int)):
+            raise TypeError(
+                "The type of `index_or_name` must be a str or an int. "
+                f"Received: index_or_name={index_or_name!r}"
+            )
+        self.index_or_name = index_or_name
+
+    def __call__(self, model) -> keras.Model:
+        if isinstance(self.index_or_name, int):
+            layer = model.get_layer(index=self.index_or_name)
+        else:
+            layer = model.get_layer(name=self.index_or_name)
+        return sub_model(model, [layer])
+
+
+def sub_model(model, layers: list) -> keras.Model:
+    """A Functional model from the model's inputs to the outputs of `layers` (top-level layers).
+
+    Each layer's output is read where the model's own graph computes it, so Sequential, nested
+    (a base model as a layer) and reloaded models work too.
+    """
+    found = {}
+    for tensor in graph.ancestry(model.outputs):
+        found.setdefault(id(graph.producer(tensor)[0]), tensor)
+    return keras.Model(inputs=model.inputs, outputs=[found.get(id(layer), layer.output) for layer in layers])
+
+
+class GuidedBackpropagation(ModelModifier):
+    """Guided backpropagation through the model's ReLUs (Springenberg et al. 2015).
+
+    With the default targets the model is marked for vis's engine policy
+    `vis.backprop_modifiers.guided` (the model's layers are not changed); other
+    target activations get a guided gradient in place, as in 0.8.7.
+
+    Args:
+        target_activations: The activation functions whose gradient becomes guided.
+    """
+
+    def __init__(self, target_activations=[keras.activations.relu]) -> None:  # noqa: B006 (0.8.7's default)
+        self.target_activations = target_activations
+
+    def __call__(self, model) -> None:
+        others = [a for a in self.target_activations if a is not keras.activations.relu]
+        if len(others) < len(self.target_activations):
+            model.__dict__[BACKPROP_ATTR] = guided
+        for layer in _all_layers(model):
+            activation = getattr(layer, "activation", None)
+            if activation is not None and any(activation is a for a in others):
+                layer.activation = _guided(activation)
+
+
+def _all_layers(model) -> list:
+    layers = []
+    for layer in model.layers:
+        layers.extend(_all_layers(layer) if isinstance(layer, keras.Model) else [layer])
+    return layers
+
+
+def _guided(activation):
+    @tf.custom_gradient
+    def guided_activation(x):
+        def grad(dy):
+            return tf.cast(dy > 0, dy.dtype) * tf.cast(x > 0, dy.dtype) * dy
+
+        return activation(x), grad
+
+    return guided_activation
+
+
+def penultimate(model, penultimate_layer=None, seek_conv_layer=True):
+    """The layer whose feature maps the CAM methods weigh, found as in 0.8.7.
+
+    Raises:
+        ValueError: When no such layer exists or its output has no spatial axis.
+    """
+    layer = penultimate_layer
+    if not isinstance(layer, keras.layers.Layer):
+        if layer is None:
+            layer = -1
+        if isinstance(layer, int) and not isinstance(layer, bool) and layer < len(model.layers):
+            layer = model.layers[layer]
+        elif isinstance(layer, str):
+            layer = find_layer(model, lambda candidate: candidate.name == penultimate_layer)
+        else:
+            raise ValueError(f"Invalid argument. Received: penultimate_layer={penultimate_layer!r}")
+    if layer is not None and seek_conv_layer:
+        layer = find_layer(model, lambda candidate: isinstance(candidate, _CONV_TYPES), offset=layer)
+    if layer is None:
+        raise ValueError(
+            "Unable to determine the penultimate `Conv` layer. "
+            f"Received: penultimate_layer={penultimate_layer!r}"
+        )
+    if len(layer.output.shape) < 3:
+        raise ValueError(
+            "The penultimate layer's output must have samples, spaces and channels dimensions. "
+            f"Received: layer '{layer.name}' with output shape {layer.output.shape}"
+        )
+    return layer
+
+
+class ExtractIntermediateLayerForGradcam(ModelModifier):
+    """Returns a model whose outputs are the model's outputs (optionally) and the penultimate layer's."""
+
+    def __init__(self, penultimate_layer=None, seek_conv_layer=True, include_model_outputs=True):
+        self.penultimate_layer = penultimate_layer
+        self.seek_conv_layer = seek_conv_layer
+        self.include_model_outputs = include_model_outputs
+
+    def __call__(self, model):
+        layer = penultimate(model, self.penultimate_layer, self.seek_conv_layer)
+        features = sub_model(model, [layer]).outputs
+        outputs = [*model.outputs] if self.include_model_outputs else []
+        return keras.Model(inputs=model.inputs, outputs=outputs + features)
