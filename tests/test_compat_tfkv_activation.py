@@ -489,25 +489,28 @@ def test_readme_example_runs_with_the_import_changed(monkeypatch):
     assert 0 <= float(tf.reduce_min(activations)) and float(tf.reduce_max(activations)) <= 255
 
 
-def test_tensor_seed_short_runs_eager_long_runs_compiled(seed):
-    """A tensor seed (tf-keras-vis #93, #102) without the batch axis. On a fresh model a short run
-    stays eager (as cheap as 0.8.7's tape); a longer one compiles at its second step (no fallback
-    warning), and later short runs use the compiled program."""
+def test_tensor_seed_short_runs_eager_long_runs_compiled(seed, monkeypatch):
+    """A tensor seed (tf-keras-vis #93, #102) without the batch axis. On a fresh model a run stays
+    eager while the rest of it would cost less than a compile (as cheap as 0.8.7's tape); beyond
+    that it compiles (no fallback warning), and later runs use the compiled program."""
     from vis import engine
 
     model = _conv_model()
     call = am.ActivationMaximization(model)
     kwargs = {"seed_input": tf.constant(seed[0] / 255.0), "input_range": (0.0, 1.0)}
+    monkeypatch.setattr(am, "_COMPILE_BUDGET_S", 1e9)
     result = call(scores.CategoricalScore(0), steps=3, **kwargs)
     assert tf.is_tensor(result) and result.shape == (1, 8, 8, 3)
     (program,) = [p for p in engine._cache_of(engine._owner(model.inputs)).values() if "Norm" in p.loss_names]
     assert not program.lazy_gradients.ready and program.lazy_gradients.calls == 3
+    monkeypatch.setattr(am, "_COMPILE_BUDGET_S", 0.0)  # any eager rest costs more than a compile
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        call(scores.CategoricalScore(1), steps=am._EAGER_STEPS + 1, **kwargs)
-    assert program.lazy_gradients.ready and program.lazy_gradients.calls == 3
+        call(scores.CategoricalScore(1), steps=3, **kwargs)
+    assert program.lazy_gradients.ready and program.lazy_gradients.calls == 4  # compiled from step 2
+    monkeypatch.setattr(am, "_COMPILE_BUDGET_S", 1e9)
     call(scores.CategoricalScore(0), steps=2, **kwargs)
-    assert program.lazy_gradients.calls == 3  # compiled now: not eager again
+    assert program.lazy_gradients.calls == 4  # compiled now: never eager again
 
 
 def test_user_score_and_regularizer_functions_run_as_written(conv_model, seed):

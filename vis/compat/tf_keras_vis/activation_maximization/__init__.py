@@ -14,6 +14,7 @@ unless `seed_input` is a list).
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import tensorflow as tf
@@ -38,9 +39,10 @@ from vis.compat.tf_keras_vis.utils import (
 )
 from vis.engine import compiling
 
-# A compile costs about as much as 10 to 50 eager steps: shorter runs on a model whose program is
-# not compiled yet stay eager (tf-keras-vis's test suite caps runs at a few steps on fresh models).
-_EAGER_STEPS = 20
+# A program not compiled yet runs eagerly while the rest of the run would take less than this
+# eagerly (about a compile of a small model): tf-keras-vis's test suite (a few steps on fresh tiny
+# models) compiles nothing, as 0.8.7; a long run, or a big model, compiles at its second step.
+_COMPILE_BUDGET_S = 1.0
 _BUILT_IN_CALLBACKS = (Progress, PrintLogger, GifGenerator2D)  # They never read `model_outputs`.
 
 
@@ -103,10 +105,10 @@ class ActivationMaximization(ModelVisualization):
         losses, regularizer_names = self._losses(scores, regularizers, len(values[0]))
         activation_modifiers = _adapters.activation_modifiers_of(model, activation_modifiers)
         steps = get_num_of_steps_allowed(steps)
-        policy = self._policy(losses, scores, steps)
+        mode = self._mode(losses, scores)
         names = get_input_names(model)
         clipped = _adapters.clip_and_modify(model, values, input_ranges, activation_modifiers)
-        with managed_callbacks(**arguments) as active, compiling.policy(policy):
+        with managed_callbacks(**arguments) as active:
             variables = [tf.Variable(x) for x in values]
             for step in range(steps):
                 for i, name in enumerate(names):
@@ -115,7 +117,14 @@ class ActivationMaximization(ModelVisualization):
                 for variable, value in zip(variables, values):
                     variable.assign(value)
                 fed = [variable.numpy() for variable in variables]
-                result = engine.compute(model.inputs, losses, fed)
+                started = time.perf_counter()
+                with compiling.policy("auto" if mode == "auto" else "eager"):
+                    result = engine.compute(model.inputs, losses, fed)
+                if (
+                    mode == "rent"
+                    and (steps - step - 1) * (time.perf_counter() - started) > _COMPILE_BUDGET_S
+                ):
+                    mode = "auto"  # Staying eager would cost more than compiling: compile at the next step.
                 grads = [tf.constant(g) for g in listify(result.grads)]
                 if gradient_modifier is not None:
                     grads = [gradient_modifier(g) for g in grads]
@@ -158,16 +167,15 @@ class ActivationMaximization(ModelVisualization):
         losses += [(_adapters.RegularizerLoss(r, tensor, name), 1.0) for name, r, tensor in pairs]
         return losses, [name for name, _, _ in pairs]
 
-    def _policy(self, losses: list, scores: list, steps: int) -> str:
-        """'eager' for a score or regularizer of the user's (run as written) or a short run on a
-        program not compiled yet; else 'auto' (compiled from the second step)."""
+    def _mode(self, losses: list, scores: list) -> str:
+        """How the steps run: 'eager' for a score or regularizer of the user's (run as written),
+        'auto' when the program is compiled already, else 'rent' (eager while the rest of the run
+        would cost less than `_COMPILE_BUDGET_S`, then compiled)."""
         penalties = [loss.regularizer for loss, _ in losses[len(scores) :]]
         if _scoring.needs_eager(scores) or not all(_adapters.is_built_in(r) for r in penalties):
             return "eager"
-        if steps > _EAGER_STEPS:
-            return "auto"
-        program = engine.get_program(self.model.inputs, [loss for loss, _ in losses])
-        return "auto" if program.lazy_gradients.ready else "eager"
+        lazy = engine.get_program(self.model.inputs, [loss for loss, _ in losses]).lazy_gradients
+        return "auto" if lazy.ready else "rent"
 
     def _report(self, active, step, clipped, grads, fed, result, n_scores, regularizer_names) -> None:
         """Calls the callbacks with 0.8.7's arguments (`model_outputs` on the inputs `fed` to the step)."""
