@@ -513,6 +513,28 @@ def test_tensor_seed_short_runs_eager_long_runs_compiled(seed, monkeypatch):
     assert program.lazy_gradients.calls == 4  # compiled now: never eager again
 
 
+def test_a_loop_of_short_runs_compiles_once_their_eager_steps_cost_a_compile(seed, monkeypatch):
+    """Short runs on one model stay eager only until their eager steps add up to a compile: a loop of
+    20-step calls must not stay eager (and slower than 0.8.7) forever. A fake clock makes each
+    step cost 0.1 s against a 0.5 s budget: runs 1 and 2 (0.4 s) stay eager, run 3 compiles."""
+    import types
+
+    from vis import engine
+
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(am, "time", types.SimpleNamespace(perf_counter=lambda: next(ticks) * 0.1))
+    monkeypatch.setattr(am, "_COMPILE_BUDGET_S", 0.5)
+    model = _conv_model()
+    call = am.ActivationMaximization(model)
+    kwargs = {"seed_input": seed[0] / 255.0, "input_range": (0.0, 1.0), "steps": 2}
+    call(scores.CategoricalScore(0), **kwargs)
+    (program,) = [p for p in engine._cache_of(engine._owner(model.inputs)).values() if "Norm" in p.loss_names]
+    call(scores.CategoricalScore(1), **kwargs)
+    assert not program.lazy_gradients.ready and program.lazy_gradients.calls == 4
+    call(scores.CategoricalScore(0), **kwargs)
+    assert program.lazy_gradients.ready and program.lazy_gradients.calls == 5  # step 2 of run 3 compiled
+
+
 def test_user_score_and_regularizer_functions_run_as_written(conv_model, seed):
     """A lambda score and a Regularizer subclass in TensorFlow ops give 0.8.7's result."""
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 import warnings
+import weakref
 
 import tensorflow as tf
 
@@ -39,10 +40,13 @@ from vis.compat.tf_keras_vis.utils import (
 )
 from vis.engine import compiling
 
-# A program not compiled yet runs eagerly while the rest of the run would take less than this
-# eagerly (about a compile of a small model): tf-keras-vis's test suite (a few steps on fresh tiny
-# models) compiles nothing, as 0.8.7; a long run, or a big model, compiles at its second step.
+# A program not compiled yet runs eagerly while its eager steps, those already run by earlier calls
+# plus the rest of this run, would take less than this (about a compile of a small model):
+# tf-keras-vis's test suite (a few steps on fresh tiny models) compiles nothing, as 0.8.7; a long
+# run, a big model or a loop of short runs on one model compiles once the budget is spent.
 _COMPILE_BUDGET_S = 1.0
+# Seconds of eager steps run so far per program (weak keys: a deleted model's programs drop out).
+_EAGER_SECONDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _BUILT_IN_CALLBACKS = (Progress, PrintLogger, GifGenerator2D)  # They never read `model_outputs`.
 
 
@@ -105,7 +109,7 @@ class ActivationMaximization(ModelVisualization):
         losses, regularizer_names = self._losses(scores, regularizers, len(values[0]))
         activation_modifiers = _adapters.activation_modifiers_of(model, activation_modifiers)
         steps = get_num_of_steps_allowed(steps)
-        mode = self._mode(losses, scores)
+        mode, lazy = self._mode(losses, scores)
         names = get_input_names(model)
         clipped = _adapters.clip_and_modify(model, values, input_ranges, activation_modifiers)
         with managed_callbacks(**arguments) as active:
@@ -120,10 +124,7 @@ class ActivationMaximization(ModelVisualization):
                 started = time.perf_counter()
                 with compiling.policy("auto" if mode == "auto" else "eager"):
                     result = engine.compute(model.inputs, losses, fed)
-                if (
-                    mode == "rent"
-                    and (steps - step - 1) * (time.perf_counter() - started) > _COMPILE_BUDGET_S
-                ):
+                if mode == "rent" and _spend(lazy, time.perf_counter() - started, steps - step - 1):
                     mode = "auto"  # Staying eager would cost more than compiling: compile at the next step.
                 grads = [tf.constant(g) for g in listify(result.grads)]
                 if gradient_modifier is not None:
@@ -167,15 +168,15 @@ class ActivationMaximization(ModelVisualization):
         losses += [(_adapters.RegularizerLoss(r, tensor, name), 1.0) for name, r, tensor in pairs]
         return losses, [name for name, _, _ in pairs]
 
-    def _mode(self, losses: list, scores: list) -> str:
-        """How the steps run: 'eager' for a score or regularizer of the user's (run as written),
-        'auto' when the program is compiled already, else 'rent' (eager while the rest of the run
-        would cost less than `_COMPILE_BUDGET_S`, then compiled)."""
+    def _mode(self, losses: list, scores: list) -> tuple[str, object]:
+        """How the steps run, and the program's lazy gradients: 'eager' for a score or regularizer of
+        the user's (run as written), 'auto' when the program is compiled already, else 'rent' (eager
+        while its eager steps would cost less than `_COMPILE_BUDGET_S` in all, then compiled)."""
         penalties = [loss.regularizer for loss, _ in losses[len(scores) :]]
         if _scoring.needs_eager(scores) or not all(_adapters.is_built_in(r) for r in penalties):
-            return "eager"
+            return "eager", None
         lazy = engine.get_program(self.model.inputs, [loss for loss, _ in losses]).lazy_gradients
-        return "auto" if lazy.ready else "rent"
+        return ("auto" if lazy.ready else "rent"), lazy
 
     def _report(self, active, step, clipped, grads, fed, result, n_scores, regularizer_names) -> None:
         """Calls the callbacks with 0.8.7's arguments (`model_outputs` on the inputs `fed` to the step)."""
@@ -217,3 +218,11 @@ def _legacy_regularizers(regularizers):
             )
         return None
     return [items] if isinstance(items, legacy) else None
+
+
+def _spend(lazy, seconds: float, remaining: int) -> bool:
+    """Adds an eager step's `seconds` to the program's account; True once the eager steps run so far
+    plus `remaining` more of them would cost more than a compile."""
+    spent = _EAGER_SECONDS.get(lazy, 0.0) + seconds
+    _EAGER_SECONDS[lazy] = spent
+    return spent + remaining * seconds > _COMPILE_BUDGET_S
