@@ -69,9 +69,11 @@ def _exit_delay(policy: str) -> tuple[float, str]:
 
 
 def test_a_one_map_script_exits_as_promptly_as_under_the_eager_policy():
-    auto, threads = _exit_delay("auto")
-    eager, _ = _exit_delay("eager")
-    assert threads == "['MainThread']"  # Nothing left running for the interpreter to wait for.
+    # Two interleaved rounds, the fastest of each compared: the suite runs on parallel workers, and a
+    # load spike in the other worker during one child must not read as a slow exit.
+    rounds = [(_exit_delay("auto"), _exit_delay("eager")) for _ in range(2)]
+    auto, eager = min(a for (a, _), _ in rounds), min(e for _, (e, _) in rounds)
+    assert {threads for (_, threads), _ in rounds} == {"['MainThread']"}  # Nothing left for exit to wait for.
     assert auto <= eager + 0.3, f"exit took {auto:.2f} s after the map, {eager:.2f} s under policy('eager')"
 
 
