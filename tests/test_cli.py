@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.models import saved_by_another_process
 from vis import cli
 from vis.backend import set_random_seed
 from vis.visualization import methods, visualize_cam, visualize_integrated_gradients, visualize_saliency
@@ -87,27 +88,10 @@ def test_demo_in_a_fresh_virtual_environment(tmp_path):
         assert ratio >= 1.5, ratio
 
 
-def _saved_by_another_process(path, layers: str) -> str:
-    """Builds a Sequential of `layers` (Python source) and saves it to `path` in a separate process.
-
-    Users load models another script saved: Keras names layers per process, so
-    a model saved and loaded in this test process would not be the model they load.
-    """
-    code = (
-        "import os, sys; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\n"
-        "import keras; from keras import layers\n"
-        "keras.utils.set_random_seed(0)\n"
-        f"keras.Sequential([{layers}]).save(sys.argv[1])\n"
-    )
-    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"}
-    subprocess.run([sys.executable, "-c", code, str(path)], check=True, capture_output=True, env=env)
-    return str(path)
-
-
 @pytest.fixture(scope="module")
 def tiny_model_file(tmp_path_factory):
     """A small CNN with a softmax head, on 16x16 RGB images, saved by another process."""
-    return _saved_by_another_process(
+    return saved_by_another_process(
         tmp_path_factory.mktemp("model") / "tiny.keras",
         "keras.Input((16, 16, 3)), layers.Conv2D(4, 3, activation='relu', name='conv'), layers.Flatten(), "
         "layers.Dense(3, activation='softmax', name='out')",
@@ -159,7 +143,7 @@ def test_activation_needs_no_image(tiny_model_file, tmp_path):
 @pytest.fixture(scope="module")
 def two_conv_h5_file(tmp_path_factory):
     """A CNN with two convolution layers and a softmax head, saved as legacy HDF5 by another process."""
-    return _saved_by_another_process(
+    return saved_by_another_process(
         tmp_path_factory.mktemp("h5") / "two_conv.h5",
         "keras.Input((16, 16, 3)), layers.Conv2D(4, 3, activation='relu', name='conv1'), "
         "layers.Conv2D(4, 3, activation='relu', name='conv2'), layers.GlobalAveragePooling2D(name='gap'), "

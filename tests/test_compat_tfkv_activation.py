@@ -596,3 +596,34 @@ def test_two_outputs_unbounded_range_and_activation_modifier_as_tfkv(seed):
     assert len(ours[4]) == len(theirs[4]) == 2  # one score per output
     for x, y in zip(ours[4] + ours[5], theirs[4] + theirs[5]):  # scores and model outputs
         np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
+
+
+def test_a_sequential_saved_by_another_process_gives_the_functional_result(seed, tmp_path):
+    from tests.models import saved_by_another_process
+    from vis.compat.tf_keras_vis.utils.model_modifiers import ReplaceToLinear
+
+    path = saved_by_another_process(
+        tmp_path / "m.keras",
+        "keras.Input((8, 8, 3)), layers.Conv2D(4, 3, activation='relu'), layers.GlobalAveragePooling2D(),"
+        " layers.Dense(2), layers.Activation('softmax')",
+    )
+    reloaded = keras.models.load_model(path)
+    functional = _conv_model()
+    functional.set_weights(reloaded.get_weights())
+    before = snapshot(reloaded, seed)
+    call = {"seed_input": seed, "steps": 3, "input_modifiers": [], "regularizers": [regularizers.Norm(p=2)]}
+    expected = am.ActivationMaximization(functional)(scores.CategoricalScore(1), **call).numpy()
+    got = am.ActivationMaximization(reloaded, model_modifier=ReplaceToLinear())(
+        scores.CategoricalScore(1), **call
+    )
+    linear = am.ActivationMaximization(functional, model_modifier=ReplaceToLinear())(
+        scores.CategoricalScore(1), **call
+    )
+    np.testing.assert_allclose(got.numpy(), linear.numpy(), rtol=1e-5, atol=1e-4)
+    assert not np.allclose(linear.numpy(), expected, atol=1e-3)  # the modifier did change the score
+    assert_unchanged(reloaded, before, seed)
+
+
+def test_negative_steps_are_named(conv_model):
+    with pytest.raises(ValueError, match="Received: steps=-3"):
+        am.ActivationMaximization(conv_model)(scores.CategoricalScore(0), steps=-3)

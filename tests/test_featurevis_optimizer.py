@@ -145,6 +145,8 @@ def test_bad_options_are_named(model):
         )
     with pytest.raises(ValueError, match="batch_size=0"):
         visualize_activation(model, "preds", 1, max_iter=2, batch_size=0)
+    with pytest.raises(TypeError, match="decorrelate='yes'"):
+        visualize_activation(model, "preds", 1, max_iter=2, decorrelate="yes")
 
 
 def test_neuron_and_layer_objectives_raise_what_they_name():

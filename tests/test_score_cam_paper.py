@@ -255,3 +255,20 @@ def test_the_softmax_is_traced_once_not_per_call():
     ]:
         visualize_score_cam(model, -1, classes, seeds, "conv", max_n=max_n, batch_size=2)
     assert traces == 2 and _traces(model) == traces  # The feature maps' program and the masked seeds'.
+
+
+def test_auto_on_a_sequential_saved_by_another_process_equals_its_functional_copy(tmp_path):
+    """A user's reloaded model (layer names from another process) gets the paper's softmax scores."""
+    from tests.models import saved_by_another_process
+
+    path = saved_by_another_process(
+        tmp_path / "m.keras",
+        "keras.Input((6, 6, 2)), layers.Conv2D(3, 3, padding='same', activation='relu'),"
+        " layers.GlobalAveragePooling2D(), layers.Dense(4)",
+    )
+    reloaded = keras.models.load_model(path)
+    copy = _model()
+    copy.set_weights(reloaded.get_weights())
+    got = visualize_score_cam(reloaded, -1, 1, SEEDS)
+    np.testing.assert_allclose(got, _maps(copy, 1, "auto"), atol=1e-5)
+    assert not np.allclose(got, visualize_score_cam(reloaded, -1, 1, SEEDS, score_activation=None), atol=1e-3)

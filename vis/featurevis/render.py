@@ -111,7 +111,12 @@ def renderer_for(input_tensors: list, input_ranges: list, wrt_is_input: bool, **
     Raises:
         ValueError: For several inputs, an intermediate `wrt_tensor`, an input
             of unknown size or rank other than 2 to 4, or channels-first data.
+        TypeError: For a `decorrelate` that is not a bool.
     """
+    if not isinstance(options["decorrelate"], (bool, np.bool_)):
+        raise TypeError(
+            f"`decorrelate` must be True or False. Received: decorrelate={options['decorrelate']!r}"
+        )
     new = options["image_param"] != "pixel" or options["decorrelate"] or options["transforms"] is not None
     if not new:
         return None

@@ -18,6 +18,7 @@ import time
 import warnings
 import weakref
 
+import numpy as np
 import tensorflow as tf
 
 from vis import engine
@@ -108,6 +109,8 @@ class ActivationMaximization(ModelVisualization):
         modifiers = _adapters.per_input(model, input_modifiers, "input modifiers")
         losses, regularizer_names = self._losses(scores, regularizers, len(values[0]))
         activation_modifiers = _adapters.activation_modifiers_of(model, activation_modifiers)
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+            raise ValueError(f"`steps` must be an int >= 0. Received: steps={steps!r}")
         steps = get_num_of_steps_allowed(steps)
         mode, lazy = self._mode(losses, scores)
         names = get_input_names(model)
