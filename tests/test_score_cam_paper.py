@@ -259,6 +259,7 @@ def test_the_softmax_is_traced_once_not_per_call():
 
 def test_auto_on_a_sequential_saved_by_another_process_equals_its_functional_copy(tmp_path):
     """A user's reloaded model (layer names from another process) gets the paper's softmax scores."""
+    from tests.conftest import assert_unchanged, snapshot
     from tests.models import saved_by_another_process
 
     path = saved_by_another_process(
@@ -269,6 +270,8 @@ def test_auto_on_a_sequential_saved_by_another_process_equals_its_functional_cop
     reloaded = keras.models.load_model(path)
     copy = _model()
     copy.set_weights(reloaded.get_weights())
+    before = snapshot(reloaded, SEEDS)
     got = visualize_score_cam(reloaded, -1, 1, SEEDS)
     np.testing.assert_allclose(got, _maps(copy, 1, "auto"), atol=1e-5)
     assert not np.allclose(got, visualize_score_cam(reloaded, -1, 1, SEEDS, score_activation=None), atol=1e-3)
+    assert_unchanged(reloaded, before, SEEDS)
