@@ -66,12 +66,7 @@ def per_input(model, callables, object_name: str) -> defaultdict:
     """
     keys = get_input_names(model)
     if isinstance(callables, dict):
-        unknown = set(callables) - set(keys)
-        if unknown:
-            raise ValueError(
-                f"The model inputs are `{keys}`, but the {object_name} you passed have non existent "
-                f"input names: `{unknown}`. Received: {object_name} keyed by {list(callables)}"
-            )
+        _check_input_names(keys, callables, object_name, object_name)
         return defaultdict(list, ((k, listify(v)) for k, v in callables.items()))
     callables = listify(callables)
     if len(callables) == 0 or not any(type(c) is list for c in callables):
@@ -82,6 +77,16 @@ def per_input(model, callables, object_name: str) -> defaultdict:
             f"{object_name}. Received: {object_name} with {len(callables)} lists"
         )
     return defaultdict(list, zip(keys, (listify(c) for c in callables)))
+
+
+def _check_input_names(names: list, given: dict, what: str, keyword: str) -> None:
+    """Raises a ValueError naming the keys of `given` that are not model input names."""
+    unknown = set(given) - set(names)
+    if unknown:
+        raise ValueError(
+            f"The model inputs are `{names}`, but the {what} you passed have non existent input names: "
+            f"`{unknown}`. Received: {keyword} keyed by {list(given)}"
+        )
 
 
 def named_regularizers(model, regularizers: defaultdict) -> dict:
@@ -102,13 +107,7 @@ def activation_modifiers_of(model, activation_modifiers) -> defaultdict:
     """
     names = get_input_names(model)
     if isinstance(activation_modifiers, dict):
-        unknown = set(activation_modifiers) - set(names)
-        if unknown:
-            raise ValueError(
-                f"The model inputs are `{names}`, but the activation modifiers you passed have non "
-                f"existent input names: `{unknown}`. Received: activation_modifiers keyed by "
-                f"{list(activation_modifiers)}"
-            )
+        _check_input_names(names, activation_modifiers, "activation modifiers", "activation_modifiers")
     else:
         activation_modifiers = {names[0]: activation_modifiers}
     return defaultdict(lambda: None, activation_modifiers)
