@@ -487,25 +487,27 @@ def test_model_visualization_keeps_0_8_7_score_helpers(models):
     assert Ours(model)._mean_score_value([1.0, 2.0]).shape == (2,)
 
 
-@pytest.mark.parametrize(
-    "shape, target",
-    [
-        ((1, 7, 7), (1, 224, 224)),
-        ((2, 5, 6), (2, 13, 17)),
-        ((3, 1, 4), (3, 10, 9)),
-        ((2, 8), (2, 100)),
-        ((1, 3, 4, 5), (1, 9, 8, 20)),
-        ((2, 7, 7), (2, 3, 3)),
-    ],
-)
-def test_the_cam_resize_is_scipy_zoom_of_order_1(shape, target):
-    """0.8.7 resizes with `scipy.ndimage.zoom(order=1)`; compat's matrix form gives its values."""
+@pytest.mark.parametrize("mode", ["constant", "nearest"])
+def test_the_cam_resize_is_scipy_zoom_of_order_1(mode):
+    """0.8.7 resizes with `scipy.ndimage.zoom(order=1)`; compat's matrix form gives its values, edges too.
+
+    Random maps with 1, 2 and 3 spatial axes, enlarged and shrunk, sizes of 1 among them; 8 to 26
+    is a size whose last coordinate rounds past the edge, where "constant" gives 0 as scipy does.
+    """
     from scipy.ndimage import zoom
 
     from vis.compat.tf_keras_vis._cam import linear_zoom
 
-    coarse = np.random.default_rng(3).normal(size=shape).astype("float32")
-    factors = tuple(t / s for s, t in zip(shape, target))
-    want, got = zoom(coarse, factors, order=1), linear_zoom(coarse, factors)
-    assert got.shape == want.shape == target and got.dtype == want.dtype
-    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    rng = np.random.default_rng(3)
+    cases = [((1, 7, 7), (1, 224, 224)), ((6, 8), (6, 26)), ((2, 7, 7), (2, 3, 3)), ((3, 1, 4), (3, 10, 1))]
+    for _ in range(40):
+        spatial = int(rng.integers(1, 4))
+        shape = (2, *(int(n) for n in rng.integers(1, 10, spatial)))
+        cases.append((shape, (2, *(int(n) for n in rng.integers(1, 30, spatial)))))
+    for shape, target in cases:
+        coarse = rng.normal(size=shape).astype("float32")
+        factors = tuple(t / s for s, t in zip(shape, target))
+        want, got = zoom(coarse, factors, order=1, mode=mode), linear_zoom(coarse, factors, mode)
+        assert got.shape == want.shape == target and got.dtype == want.dtype, (shape, target)
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6, err_msg=f"{shape} -> {target}")
+    assert linear_zoom(np.ones((1, 8), "float32"), (1, 26 / 8), mode)[0, -1] == (mode == "nearest")

@@ -12,6 +12,7 @@ a tenth of a MobileNetV2 grad-CAM call).
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import numpy as np
 
@@ -63,12 +64,17 @@ def spatial_axes(array: np.ndarray) -> tuple:
     return tuple(range(1, array.ndim - 1))
 
 
-def linear_zoom(array: np.ndarray, factors) -> np.ndarray:
-    """`scipy.ndimage.zoom(array, factors, order=1)`, computed as one interpolation matrix per axis.
+def linear_zoom(array: np.ndarray, factors, mode: str = "constant") -> np.ndarray:
+    """`scipy.ndimage.zoom(array, factors, order=1, mode=mode)` as one matrix product per axis.
 
-    Output size `round(n * factor)` per axis; output index `i` samples input
-    coordinate `i * (n - 1) / (m - 1)` (zoom's default `grid_mode=False`),
-    linearly between its two neighbours; in float64, returned in `array`'s dtype.
+    Args:
+        array: The array to resize.
+        factors: One zoom factor per axis; output sizes are `round(size * factor)`.
+        mode: "constant" (zoom's default, 0.8.7's CAMs): a sample whose coordinate
+            rounds past the last input (8 to 26, say) is 0, as in scipy; or "nearest".
+
+    Returns:
+        The resized array (computed in float64) in `array`'s dtype.
     """
     result = np.asarray(array, dtype="float64")
     for axis, factor in enumerate(factors):
@@ -76,11 +82,24 @@ def linear_zoom(array: np.ndarray, factors) -> np.ndarray:
         out = int(round(size * factor))
         if out == size:
             continue
-        coords = np.arange(out) * ((size - 1) / (out - 1)) if out > 1 else np.zeros(1)
-        low = np.clip(np.floor(coords).astype(int), 0, size - 1)
-        high = np.minimum(low + 1, size - 1)
-        weights = np.zeros((out, size))
-        np.add.at(weights, (np.arange(out), low), 1.0 - (coords - low))
-        np.add.at(weights, (np.arange(out), high), coords - low)
-        result = np.moveaxis(np.tensordot(weights, np.moveaxis(result, axis, 0), axes=1), 0, axis)
+        matrix = _interpolation(size, out, mode == "constant")
+        if axis == result.ndim - 1:
+            result = result @ matrix.T
+        else:
+            result = np.moveaxis(matrix @ np.moveaxis(result, axis, -2), -2, axis)
     return result.astype(np.asarray(array).dtype)
+
+
+@functools.lru_cache(maxsize=32)
+def _interpolation(size: int, out: int, constant: bool) -> np.ndarray:
+    """`(out, size)` weights: row `i` samples `i (size - 1) / (out - 1)` (zoom's grid_mode=False)."""
+    coords = np.arange(out) * ((size - 1) / (out - 1)) if out > 1 else np.zeros(1)
+    low = np.minimum(np.floor(coords).astype(int), size - 1)
+    rows, fraction = np.arange(out), coords - low
+    matrix = np.zeros((out, size))
+    matrix[rows, low] = 1.0 - fraction
+    matrix[rows, np.minimum(low + 1, size - 1)] += fraction
+    if constant:
+        matrix[coords > size - 1] = 0.0
+    matrix.flags.writeable = False
+    return matrix
