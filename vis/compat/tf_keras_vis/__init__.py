@@ -1,15 +1,13 @@
 """tf-keras-vis 0.8.7's API on vis: replace `tf_keras_vis` by `vis.compat.tf_keras_vis` in the imports.
 
-Every visualiser translates its arguments to vis's own functions and runs on
-`vis.engine`: the scores become vis losses over the model's outputs
-(`_scoring`), the model modifiers map to `vis.utils.apply_modifications` and
-vis's backprop modifiers. See docs/coming-from-tf-keras-vis.md.
+Each visualiser translates its arguments to vis's functions and runs on
+`vis.engine`: scores become vis losses (`_scoring`), model modifiers map to
+`vis.utils.apply_modifications` and vis's backprop modifiers.
 
-`definitions` chooses, where tf-keras-vis departs from the papers, whose
-results the visualisers give: `"tf-keras-vis"` (the default: a switch changes
-no picture) or `"paper"` (grad-CAM++ without the alpha renormalisation;
-Score-CAM scoring with the output's probabilities, never a softmax of
-probabilities). Set it as `vis.compat.tf_keras_vis.definitions = "paper"`.
+`definitions` chooses whose results the visualisers give where tf-keras-vis
+departs from the papers: `"tf-keras-vis"` (the default: a switch changes no
+picture) or `"paper"` (grad-CAM++ without alpha renormalisation; Score-CAM
+scoring with the output's probabilities). See docs/coming-from-tf-keras-vis.md.
 """
 
 from __future__ import annotations
@@ -18,11 +16,12 @@ from abc import ABC, abstractmethod
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 import vis._tensorflow_check  # noqa: F401  (a clear ImportError without TensorFlow 2.16+)
+from vis.compat.tf_keras_vis._scoring import mean_score
 from vis.compat.tf_keras_vis.utils import listify
 from vis.utils.modifications import apply_modifications
+from vis.visualization.common import prepare_seed
 
 __version__ = "0.8.7"  # The tf-keras-vis API this package mirrors.
 definitions = "tf-keras-vis"
@@ -33,11 +32,13 @@ class ModelVisualization(ABC):
     """Base of the visualisers: holds the model, modified as `model_modifier` says.
 
     Args:
-        model: A Keras model. It is never changed when `clone=True`.
+        model: A Keras model.
         model_modifier: A `ModelModifier`, a function `model -> model or None`, or a list of them.
-        clone: When True (and only when a modifier is given), the modifiers work on a copy of
-            the model (`vis.utils.apply_modifications`, weights copied). When False they change
-            `model` itself, as in 0.8.7.
+        clone: With a modifier, work on a copy of `model` (weights copied), never changing it;
+            False lets the modifiers change `model` itself, as in 0.8.7.
+
+    Raises:
+        TypeError: If `model` is not a Keras model.
     """
 
     def __init__(self, model, model_modifier=None, clone=True) -> None:
@@ -45,20 +46,18 @@ class ModelVisualization(ABC):
             raise TypeError(f"`model` must be a keras.Model. Received: model={model!r}"[:300])
         self.model = model
         modifiers = listify(model_modifier)
-        if modifiers:
-            if clone:
-                self.model = apply_modifications(model)
-            for modifier in modifiers:
-                new_model = modifier(self.model)
-                if new_model is not None:
-                    self.model = new_model
+        if modifiers and clone:
+            self.model = apply_modifications(model)
+        for modifier in modifiers:
+            new_model = modifier(self.model)
+            self.model = self.model if new_model is None else new_model
 
     @abstractmethod
     def __call__(self):
-        """Visualises the model.
+        """Visualises the model (subclasses implement it).
 
         Raises:
-            NotImplementedError: Subclasses implement it.
+            NotImplementedError: Always, here.
         """
         raise NotImplementedError()
 
@@ -75,9 +74,7 @@ class ModelVisualization(ABC):
         return scores
 
     def _get_seed_inputs_for_multiple_inputs(self, seed_input) -> list:
-        """The seeds as numpy batches, one per model input (a batch axis added where missing)."""
-        from vis.visualization import common
-
+        """The seeds as float batches (vis's checks), one per model input, a batch axis added if missing."""
         seeds = listify(seed_input)
         if len(seeds) != len(self.model.inputs):
             raise ValueError(
@@ -87,30 +84,22 @@ class ModelVisualization(ABC):
         batches = []
         for i, (seed, tensor) in enumerate(zip(seeds, self.model.inputs)):
             array = np.asarray(seed)
-            if array.ndim == len(tensor.shape) - 1:
-                array = array[None]
+            array = array[None] if array.ndim == len(tensor.shape) - 1 else array
             label = "seed_input" if len(seeds) == 1 else f"seed_input[{i}]"
-            batches.append(common.prepare_seed(array, tensor, label, keep_batch_axis=True)[0])
+            batches.append(prepare_seed(array, tensor, label, keep_batch_axis=True)[0])
         return batches
 
     def _calculate_scores(self, outputs, score_functions) -> list:
-        """Each score function on its output, averaged per sample (for visualisers of your own)."""
         return [
             self._mean_score_value(function(output)) for output, function in zip(outputs, score_functions)
         ]
 
     def _mean_score_value(self, score):
-        """A score's values (a tensor, list or tuple) averaged over every axis but the first."""
-        if not tf.is_tensor(score):
-            if isinstance(score, (list, tuple)) and len(score) > 0 and tf.is_tensor(score[0]):
-                score = tf.stack(score, axis=0)
-            else:
-                score = tf.constant(score)
-        return tf.math.reduce_mean(score, axis=tuple(range(1, score.ndim)))
+        return mean_score(score)
 
 
 def check_training(training) -> None:
-    """vis runs models in inference mode only (Dropout off, BatchNorm on its moving statistics).
+    """Refuses `training=True`: vis runs models in inference mode only.
 
     Raises:
         ValueError: For `training=True`.

@@ -1,12 +1,11 @@
 """tf-keras-vis scores as vis losses over the model's outputs.
 
-A score `S` becomes a loss `-S` with weight -1, so the engine's gradient is
-`dS/dx` and its `overall_loss` is `S`, summed over the model's outputs, one
-value per sample (the scores' values averaged over every axis but the batch,
-as 0.8.7 does). `CategoricalScore`, `BinaryScore` and `InactiveScore` are one
-compiled expression, `sum_c mean(y[b, ..., c]) * rows[b, c]`, whose `rows`
-(which class, which sign, nothing) are fed at run time; any other callable
-runs as written on the output tensor, eagerly (`needs_eager`).
+A score `S` becomes the loss `-S` with weight -1: the engine's gradient is
+`dS/dx`, its `overall_loss` `S`, one value per sample (the score averaged over
+every axis but the batch, as 0.8.7 does). `CategoricalScore`, `BinaryScore` and
+`InactiveScore` are one compiled expression, `sum_c mean(y[b, ..., c]) rows[b, c]`,
+whose `rows` are fed at run time; any other callable runs as written on the
+output tensor, eagerly (`needs_eager`: it may read the batch size).
 """
 
 from __future__ import annotations
@@ -19,6 +18,21 @@ from vis.compat.tf_keras_vis.utils import scores as tfkv_scores
 from vis.losses_base import Loss
 
 _BUILT_IN = (tfkv_scores.CategoricalScore, tfkv_scores.BinaryScore, tfkv_scores.InactiveScore)
+_ACTIVATIONS = {"softmax": lambda y: keras.ops.softmax(y, axis=-1), "sigmoid": keras.ops.sigmoid, None: None}
+
+
+def mean_score(score, dtype=None):
+    """A score's value (a tensor, list or tuple) as a tensor (cast to `dtype`), averaged per sample."""
+    if not tf.is_tensor(score):
+        stacked = isinstance(score, (list, tuple)) and len(score) > 0 and tf.is_tensor(score[0])
+        score = tf.stack(score, axis=0) if stacked else tf.constant(score)
+    score = score if dtype is None else tf.cast(score, dtype)
+    return tf.math.reduce_mean(score, axis=tuple(range(1, score.ndim)))
+
+
+def _activated(output, activation):
+    """The output, through "softmax" or "sigmoid" (Score-CAM scores probabilities) or as it is."""
+    return output if activation is None else _ACTIVATIONS[activation](output)
 
 
 class RowsScore(Loss):
@@ -37,11 +51,7 @@ class RowsScore(Loss):
         return [self.rows]
 
     def build_loss(self):
-        output = keras.ops.cast(self.tensor, "float32")
-        if self.activation == "softmax":
-            output = keras.ops.softmax(output, axis=-1)
-        elif self.activation == "sigmoid":
-            output = keras.ops.sigmoid(output)
+        output = _activated(keras.ops.cast(self.tensor, "float32"), self.activation)
         spatial = tuple(range(1, len(output.shape) - 1))
         per_channel = keras.ops.mean(output, axis=spatial) if spatial else output
         rows = keras.Input(batch_shape=(None, int(self.tensor.shape[-1])))
@@ -60,19 +70,7 @@ class _ScoreLayer(keras.layers.Layer):
         return (input_shape[0],)
 
     def call(self, output):
-        if self.activation == "softmax":
-            output = tf.nn.softmax(output, axis=-1)
-        elif self.activation == "sigmoid":
-            output = tf.math.sigmoid(output)
-        score = self.function(output)
-        if not tf.is_tensor(score):
-            if isinstance(score, (list, tuple)) and len(score) > 0 and tf.is_tensor(score[0]):
-                score = tf.stack(score, axis=0)
-            else:
-                score = tf.constant(score)
-        score = tf.cast(score, "float32")
-        score = tf.math.reduce_mean(score, axis=tuple(range(1, score.ndim)))
-        batch = tf.shape(output)[0]
+        score = mean_score(self.function(_activated(output, self.activation)), "float32")
         if score.ndim == 1 and score.shape[0] == output.shape[0]:
             return score
         if self.strict and not (score.ndim == 0 and output.shape[0] == 1):
@@ -81,7 +79,7 @@ class _ScoreLayer(keras.layers.Layer):
                 f"batch of {output.shape[0]}, or a list or tuple of that length. "
                 f"Received: a score of shape {score.shape}"
             )
-        return tf.one_hot(0, batch, dtype="float32") * tf.reduce_sum(score)  # gradients add up the same
+        return tf.one_hot(0, tf.shape(output)[0], dtype="float32") * tf.reduce_sum(score)  # same gradient
 
 
 class CallableScore(Loss):
@@ -101,8 +99,7 @@ class CallableScore(Loss):
 
 
 class SummedScores(Loss):
-    """The scores of several outputs as one loss: one backward pass (the engine probes each of
-    several losses of an input-gradient program on its own at its first call; 0.8.7 does not)."""
+    """The scores of several outputs as one loss, so one backward pass (as 0.8.7)."""
 
     name = "tf-keras-vis scores"
 
@@ -118,9 +115,7 @@ class SummedScores(Loss):
         return [arg for loss in self.losses for arg in loss.get_runtime_args()]
 
     def build_loss(self):
-        total = self.losses[0].build_loss()
-        for loss in self.losses[1:]:
-            total = total + loss.build_loss()
+        total = sum((loss.build_loss() for loss in self.losses[1:]), self.losses[0].build_loss())
         self.runtime_placeholders = [p for loss in self.losses for p in loss.runtime_placeholders]
         return total
 
@@ -138,59 +133,49 @@ def needs_eager(scores: list) -> bool:
 def score_losses(outputs: list, scores: list, batch: int, activations=None, strict: bool = False) -> list:
     """`(loss, -1)` pairs, one per model output, for seeds of `batch` samples.
 
-    `activations` (one per output: "softmax", "sigmoid" or None) go between the
-    output and the score (Score-CAM); `strict` makes a callable's value of the
-    wrong length an error (0.8.7's Score-CAM check).
+    Args:
+        outputs: The model's output tensors.
+        scores: One score callable per output.
+        batch: The number of seeds.
+        activations: One per output ("softmax", "sigmoid" or None), between output and score (Score-CAM).
+        strict: A callable's value of the wrong length is an error (0.8.7's Score-CAM check).
+
+    Returns:
+        A list of `(Loss, -1)` pairs.
 
     Raises:
-        ValueError: For a built-in score that does not fit its output (as 0.8.7).
+        ValueError: For a built-in score that does not fit its output or the batch (as 0.8.7).
     """
     activations = activations or [None] * len(outputs)
-    pairs = zip(outputs, scores, activations)
-    return [(_loss(tensor, score, batch, activation, strict), -1) for tensor, score, activation in pairs]
+    return [(_loss(*args, batch, strict), -1) for args in zip(outputs, scores, activations)]
 
 
-def _loss(tensor, score, batch: int, activation, strict: bool) -> Loss:
-    shape = tuple(tensor.shape)
-    kind = type(score)
+def _loss(tensor, score, activation, batch: int, strict: bool) -> Loss:
+    shape, kind = tuple(tensor.shape), type(score)
     if kind is tfkv_scores.InactiveScore:
         return RowsScore(tensor, np.zeros((1, shape[-1]), "float32"), activation)
     if kind is tfkv_scores.CategoricalScore:
         tfkv_scores.check_categorical_output(score.indices, shape)
-        return RowsScore(tensor, _rows(score.indices, shape[-1], batch, "indices"), activation)
+        return RowsScore(tensor, _rows(score.indices, shape[-1], batch), activation)
     if kind is tfkv_scores.BinaryScore:
         tfkv_scores.check_binary_output(shape)
-        signs = [2.0 * v - 1.0 for v in score.target_values]
-        return RowsScore(tensor, _signed_rows(signs, batch), activation)
+        signs = np.array([2.0 * v - 1.0 for v in score.target_values], "float32")[:, None]
+        if len(signs) not in (1, batch):  # 0.8.7 fails to broadcast them inside TensorFlow
+            raise ValueError(
+                f"BinaryScore's `target_values` give one value for all seeds or one per seed ({batch}). "
+                f"Received: target_values={score.target_values}"
+            )
+        return RowsScore(tensor, signs, activation)
     return CallableScore(tensor, score, activation, strict)
 
 
-def _check_count(values: list, batch: int, argument: str) -> None:
-    if len(values) > batch:
-        raise ValueError(
-            f"A score's `{argument}` gives one value per sample: at most {batch} for {batch} seeds. "
-            f"Received: {argument}={values}"
-        )
-
-
-def _rows(indices: list, channels: int, batch: int, argument: str) -> np.ndarray:
+def _rows(indices: list, channels: int, batch: int) -> np.ndarray:
     """One-hot rows: one row for all samples, or one per sample (missing samples score 0, as in 0.8.7)."""
-    if len(indices) == 1:
-        rows = np.zeros((1, channels), "float32")
-        rows[0, int(indices[0]) % channels] = 1.0
-        return rows
-    _check_count(indices, batch, argument)
-    rows = np.zeros((batch, channels), "float32")
+    if len(indices) > batch:
+        raise ValueError(
+            f"A score's `indices` give one value per sample: at most {batch} for {batch} seeds. "
+            f"Received: indices={indices}"
+        )
+    rows = np.zeros((1 if len(indices) == 1 else batch, channels), "float32")
     rows[np.arange(len(indices)), [int(i) % channels for i in indices]] = 1.0
     return rows
-
-
-def _signed_rows(signs: list, batch: int) -> np.ndarray:
-    if len(signs) == 1:
-        return np.array([[signs[0]]], "float32")
-    if len(signs) != batch:  # 0.8.7 fails to broadcast them inside TensorFlow
-        raise ValueError(
-            f"BinaryScore's `target_values` give one value for all seeds or one per seed ({batch}). "
-            f"Received: target_values={[s > 0 for s in signs]}"
-        )
-    return np.array(signs, "float32")[:, None]

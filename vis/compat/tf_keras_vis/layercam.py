@@ -3,51 +3,15 @@
 from __future__ import annotations
 
 import keras
-import numpy as np
-import tensorflow as tf
 
+from vis.compat.tf_keras_vis._cam import cam_call
 from vis.compat.tf_keras_vis.gradcam import Gradcam
 
 
 class Layercam(Gradcam):
-    """LayerCAM (Jiang et al. 2021): the gradient weighs each feature map at every position."""
+    """LayerCAM (Jiang et al. 2021): the gradient (relu'd by default) weighs every position."""
 
-    def __call__(
-        self,
-        score,
-        seed_input,
-        penultimate_layer=None,
-        seek_penultimate_conv_layer=True,
-        gradient_modifier=lambda grads: keras.ops.relu(grads),
-        activation_modifier=lambda cam: keras.ops.relu(cam),
-        training=False,
-        expand_cam=True,
-        normalize_cam=True,
-        unconnected_gradients=tf.UnconnectedGradients.NONE,
-    ):
-        """Returns the LayerCAM maps of the seeds; the arguments are `Gradcam`'s.
+    __call__ = cam_call(lambda grads: keras.ops.relu(grads))
 
-        Returns:
-            One array for a single-input model given a non-list seed, else a list (one per input).
-
-        Raises:
-            ValueError: For invalid arguments.
-        """
-        return super().__call__(
-            score,
-            seed_input,
-            penultimate_layer,
-            seek_penultimate_conv_layer,
-            gradient_modifier,
-            activation_modifier,
-            training,
-            expand_cam,
-            normalize_cam,
-            unconnected_gradients,
-        )
-
-    def _calculate_cam(self, grads, penultimate_output, gradient_modifier, activation_modifier):
-        if gradient_modifier is not None:
-            grads = np.asarray(gradient_modifier(grads))
-        cam = np.sum(penultimate_output * grads, axis=-1)
-        return cam if activation_modifier is None else activation_modifier(cam)
+    def _feature_weights(self, grads):
+        return grads
