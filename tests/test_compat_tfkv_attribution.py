@@ -511,3 +511,14 @@ def test_the_cam_resize_is_scipy_zoom_of_order_1(mode):
         assert got.shape == want.shape == target and got.dtype == want.dtype, (shape, target)
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6, err_msg=f"{shape} -> {target}")
     assert linear_zoom(np.ones((1, 8), "float32"), (1, 26 / 8), mode)[0, -1] == (mode == "nearest")
+
+
+def test_the_saliency_channel_max_is_numpy_max():
+    """Compat Saliency takes the channel max as an elementwise maximum: the same values as np.max."""
+    from vis.compat.tf_keras_vis.saliency import _channel_max
+
+    rng = np.random.default_rng(5)
+    for shape in [(2, 9, 9, 3), (1, 5, 1), (3, 4, 20), (2, 7), (2, 3, 4, 5, 2)]:
+        grads = rng.normal(size=shape).astype("float32")
+        grads.flat[3] = np.nan
+        np.testing.assert_array_equal(_channel_max(grads), np.max(grads, axis=-1))

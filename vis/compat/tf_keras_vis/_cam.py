@@ -82,6 +82,7 @@ def cam_call(default_gradient_modifier=None, weigh=None):
         cam = weigh(self, grads, values, score_values, gradient_modifier, activation_modifier)
         return finish(self, cam, batches, seed_input, expand_cam, normalize_cam)
 
+    call.__name__ = call.__qualname__ = "__call__"
     return call
 
 
