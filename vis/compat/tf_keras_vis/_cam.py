@@ -97,16 +97,10 @@ def finish(visualizer, cam, batches: list, seed_input, expand_cam: bool, normali
 
 
 def linear_zoom(array: np.ndarray, factors, mode: str = "constant") -> np.ndarray:
-    """`scipy.ndimage.zoom(array, factors, order=1, mode=mode)` as one matrix product per axis.
+    """`scipy.ndimage.zoom(array, factors, order=1, mode=mode)`: one matrix product per axis, in float64.
 
-    Args:
-        array: The array to resize.
-        factors: One zoom factor per axis; output sizes are `round(size * factor)`.
-        mode: "constant" (zoom's default, 0.8.7's CAMs): a sample whose coordinate
-            rounds past the last input (8 to 26, say) is 0, as in scipy; or "nearest".
-
-    Returns:
-        The resized array (computed in float64) in `array`'s dtype.
+    With "constant" (zoom's default, 0.8.7's CAMs) a sample whose coordinate rounds past the last
+    input (8 to 26, say) is 0, as in scipy; "nearest" keeps the edge value. Returns `array`'s dtype.
     """
     result = np.asarray(array, dtype="float64")
     for axis, factor in enumerate(factors):

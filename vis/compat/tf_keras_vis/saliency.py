@@ -25,6 +25,18 @@ from vis.visualization.averaged_gradients import mean_gradients, noisy_copies
 from vis.visualization.common import check_count
 
 
+def _absolute(grads):
+    """0.8.7's default `gradient_modifier`: `keras.ops.abs`."""
+    return keras.ops.abs(grads)
+
+
+def _modified(grads: np.ndarray, gradient_modifier):
+    """`gradient_modifier(grads)`; the default as `np.abs` (the same values, no tensor round trip)."""
+    if gradient_modifier is None:
+        return grads
+    return np.abs(grads) if gradient_modifier is _absolute else gradient_modifier(grads)
+
+
 class Saliency(ModelVisualization):
     """Vanilla saliency (Simonyan et al. 2014) and SmoothGrad (Smilkov et al. 2017)."""
 
@@ -35,7 +47,7 @@ class Saliency(ModelVisualization):
         smooth_samples=0,
         smooth_noise=0.20,
         keepdims=False,
-        gradient_modifier=lambda grads: keras.ops.abs(grads),
+        gradient_modifier=_absolute,
         training=False,
         normalize_map=True,
         unconnected_gradients=tf.UnconnectedGradients.NONE,
@@ -79,7 +91,7 @@ class Saliency(ModelVisualization):
             else:
                 grads = engine.compute(inputs, losses, batches, None, modifier).grads
                 grads = grads if isinstance(grads, list) else [grads]
-                grads = [g if gradient_modifier is None else gradient_modifier(g) for g in grads]
+                grads = [_modified(g, gradient_modifier) for g in grads]
         grads = [np.asarray(g, dtype="float32") for g in grads]
         if not keepdims:
             grads = [_channel_max(g) for g in grads]
