@@ -5,8 +5,7 @@
 place and returns None, or returns a new model. Unlike 0.8.7 they work on Keras 3
 Sequential, nested and reloaded models: output layers are found from
 `model.outputs` (0.8.7 read `model.output_names`, which Keras 3 Sequential
-models lack) and guided backpropagation is vis's engine policy
-(`vis.backprop_modifiers.guided`), applied when the visualisers run the model.
+models lack), and `GuidedBackpropagation` reaches the layers of nested models.
 """
 
 from __future__ import annotations
@@ -17,12 +16,12 @@ import keras
 import tensorflow as tf
 
 import vis._tensorflow_check  # noqa: F401
-from vis.backprop_modifiers import guided
+from vis.backprop_modifiers import _guided_mask as guided_mask
 from vis.compat.tf_keras_vis.utils import find_layer
 from vis.engine import graph
 from vis.utils.modifications import apply_modifications
 
-BACKPROP_ATTR = "_vis_compat_backprop_modifier"  # Where `GuidedBackpropagation` leaves vis's policy.
+BACKPROP_ATTR = "_vis_compat_backprop_modifier"  # Read by saliency and _cam; no modifier sets it now.
 _CONV_TYPES = (
     keras.layers.Conv1D,
     keras.layers.Conv2D,
@@ -63,7 +62,7 @@ class ReplaceToLinear(ModelModifier):
         for layer in output_layers(model):
             rebuild = rebuild or not hasattr(layer, "activation")  # a `Softmax` layer: swapped by a rebuild
             layer.activation = keras.activations.linear
-        return apply_modifications(model) if rebuild else None
+        return apply_modifications(model, {"_Guided": _Guided}) if rebuild else None
 
 
 class ExtractIntermediateLayer(ModelModifier):
@@ -102,11 +101,14 @@ def sub_model(model, layers: list) -> keras.Model:
 
 
 class GuidedBackpropagation(ModelModifier):
-    """Guided backpropagation through the model's ReLUs (Springenberg et al. 2015).
+    """Guided backpropagation (Springenberg et al. 2015): the target activations get a guided gradient.
 
-    With the default targets the model is marked for vis's engine policy
-    `vis.backprop_modifiers.guided` (the model's layers are not changed); other
-    target activations get a guided gradient in place, as in 0.8.7.
+    As in 0.8.7, every layer (nested models' layers too) whose `activation` is
+    one of `target_activations` gets, in place, that activation with guided
+    backprop's gradient (vis's rule, `vis.backprop_modifiers.guided`): the
+    gradient passes back only where it and the activation's input are
+    positive. The model changed is the copy under `clone=True`, the model
+    given under `clone=False`.
 
     Args:
         target_activations: The activation functions whose gradient becomes guided.
@@ -116,13 +118,10 @@ class GuidedBackpropagation(ModelModifier):
         self.target_activations = target_activations
 
     def __call__(self, model) -> None:
-        others = [a for a in self.target_activations if a is not keras.activations.relu]
-        if len(others) < len(self.target_activations):
-            model.__dict__[BACKPROP_ATTR] = guided
         for layer in _all_layers(model):
             activation = getattr(layer, "activation", None)
-            if activation is not None and any(activation is a for a in others):
-                layer.activation = _guided(activation)
+            if activation is not None and activation in self.target_activations:
+                layer.activation = _Guided(activation)
 
 
 def _all_layers(model) -> list:
@@ -132,15 +131,29 @@ def _all_layers(model) -> list:
     return layers
 
 
-def _guided(activation):
-    @tf.custom_gradient
-    def guided_activation(x):
-        def grad(dy):
-            return tf.cast(dy > 0, dy.dtype) * tf.cast(x > 0, dy.dtype) * dy
+class _Guided:
+    """`activation` whose gradient is guided backprop's: `dy` where `dy > 0` and the input `x > 0`, else 0.
 
-        return activation(x), grad
+    A Keras-serialisable callable, so a rebuild after it (`ReplaceToLinear` on
+    a `Softmax` head) keeps it.
+    """
 
-    return guided_activation
+    def __init__(self, activation) -> None:
+        self.activation = keras.activations.get(activation)
+
+    def __call__(self, x):
+        @tf.custom_gradient
+        def guided(x):
+            return self.activation(x), lambda dy: dy * tf.cast(guided_mask(dy, x, None), dy.dtype)
+
+        return guided(x)
+
+    def get_config(self) -> dict:
+        return {"activation": keras.activations.serialize(self.activation)}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
 
 
 def penultimate(model, penultimate_layer=None, seek_conv_layer=True):
