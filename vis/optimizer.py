@@ -8,9 +8,10 @@ the input kept as the best is the one produced by the step whose overall loss
 (measured on that step's input, before the update) was the lowest.
 
 The loop runs compiled. Without callbacks or a grad modifier (and with
-modifiers written in TensorFlow ops, as the built-in ones are), all steps
-run inside one `tf.function` (`tf.while_loop`), so a step costs one forward
-and backward pass plus a few element-wise ops. Otherwise each step is two
+modifiers written in TensorFlow ops, as the built-in ones are), the steps
+run inside a `tf.while_loop` in one `tf.function`, so a step costs one forward
+and backward pass plus a few element-wise ops; the loop runs in chunks of
+about half a second, so Ctrl+C stops it at once. Otherwise each step is two
 compiled calls with the values fetched to the host in between, only
 because the callbacks or the grad modifier need numpy arrays. Gradients
 come from `vis.engine`; this module never opens a gradient tape.
@@ -29,7 +30,7 @@ from vis import backprop_modifiers, engine, grad_modifiers
 from vis import callbacks as callbacks_lib
 from vis import input_modifiers as modifiers_lib
 from vis.featurevis import render
-from vis.optimizer_loop import Feed, Loop, stepwise
+from vis.optimizer_loop import Feed, Loop, fused, stepwise
 from vis.utils import utils
 from vis.visualization import common
 
@@ -199,8 +200,7 @@ class Optimizer:
             getattr(c, "on_begin", lambda n: None)(max_iter)
         with loop.program.reporting():
             if modify is None and not callbacks and not loop.host_mods:
-                steps = tf.constant(max_iter)
-                best, grads, wrt = loop.fused(feed.x, feed.args, feed.weights, steps, feed.seed)
+                best, grads, wrt = fused(loop, feed, max_iter)
             else:
                 best, grads, wrt = stepwise(loop, feed, max_iter, modify, callbacks, seeds.squeeze)
         for c in callbacks:
