@@ -1,9 +1,9 @@
-"""tf-keras-vis 0.8.7's model modifiers, on vis's model rebuilding and backprop modifiers.
+"""tf-keras-vis 0.8.7's model modifiers, on vis's model rebuilding and guided backprop rule.
 
 `ModelVisualization` hands each modifier the model (a copy made by
 `vis.utils.apply_modifications` when `clone=True`); a modifier changes it in
-place and returns None, or returns a new model. Unlike 0.8.7 they work on Keras 3
-Sequential, nested and reloaded models: output layers are found from
+place and returns None, or returns a new model. Unlike 0.8.7's they work on
+Keras 3 Sequential, nested and reloaded models: output layers are found from
 `model.outputs` (0.8.7 read `model.output_names`, which Keras 3 Sequential
 models lack), and `GuidedBackpropagation` reaches the layers of nested models.
 """
@@ -22,14 +22,7 @@ from vis.engine import graph
 from vis.utils.modifications import apply_modifications
 
 BACKPROP_ATTR = "_vis_compat_backprop_modifier"  # Read by saliency and _cam; no modifier sets it now.
-_CONV_TYPES = (
-    keras.layers.Conv1D,
-    keras.layers.Conv2D,
-    keras.layers.Conv3D,
-    keras.layers.Conv1DTranspose,
-    keras.layers.Conv2DTranspose,
-    keras.layers.Conv3DTranspose,
-)
+_CONV_TYPES = tuple(getattr(keras.layers, f"Conv{n}D{kind}") for n in (1, 2, 3) for kind in ("", "Transpose"))
 
 
 class ModelModifier(ABC):
@@ -47,20 +40,26 @@ class ModelModifier(ABC):
 
 def output_layers(model) -> list:
     """The layers computing the model's outputs, looking inside nested models."""
-    layers = []
-    for tensor in model.outputs:
-        layer = graph.producer(tensor)[0]
-        layers.extend(output_layers(layer) if isinstance(layer, keras.Model) else [layer])
-    return layers
+    layers = [graph.producer(tensor)[0] for tensor in model.outputs]
+    return _flat(layers, output_layers)
+
+
+def _all_layers(model) -> list:
+    return _flat(model.layers, _all_layers)
+
+
+def _flat(layers: list, inner) -> list:
+    """`layers`, each nested model replaced by `inner(model)`'s layers."""
+    return [x for layer in layers for x in (inner(layer) if isinstance(layer, keras.Model) else [layer])]
 
 
 class ReplaceToLinear(ModelModifier):
     """Replaces the activation of every output layer by `linear` (put it last in a modifier list)."""
 
     def __call__(self, model):
-        rebuild = False
-        for layer in output_layers(model):
-            rebuild = rebuild or not hasattr(layer, "activation")  # a `Softmax` layer: swapped by a rebuild
+        layers = output_layers(model)
+        rebuild = not all(hasattr(layer, "activation") for layer in layers)  # a `Softmax` layer: rebuilt
+        for layer in layers:
             layer.activation = keras.activations.linear
         return apply_modifications(model, {"_Guided": _Guided}) if rebuild else None
 
@@ -75,17 +74,13 @@ class ExtractIntermediateLayer(ModelModifier):
     def __init__(self, index_or_name) -> None:
         if isinstance(index_or_name, bool) or not isinstance(index_or_name, (str, int)):
             raise TypeError(
-                "The type of `index_or_name` must be a str or an int. "
-                f"Received: index_or_name={index_or_name!r}"
+                f"`index_or_name` must be a str or an int. Received: index_or_name={index_or_name!r}"
             )
         self.index_or_name = index_or_name
 
     def __call__(self, model) -> keras.Model:
-        if isinstance(self.index_or_name, int):
-            layer = model.get_layer(index=self.index_or_name)
-        else:
-            layer = model.get_layer(name=self.index_or_name)
-        return sub_model(model, [layer])
+        key = self.index_or_name
+        return sub_model(model, [model.get_layer(**{"index" if isinstance(key, int) else "name": key})])
 
 
 def sub_model(model, layers: list) -> keras.Model:
@@ -101,14 +96,12 @@ def sub_model(model, layers: list) -> keras.Model:
 
 
 class GuidedBackpropagation(ModelModifier):
-    """Guided backpropagation (Springenberg et al. 2015): the target activations get a guided gradient.
+    """Guided backpropagation (Springenberg et al. 2015), as 0.8.7 does it.
 
-    As in 0.8.7, every layer (nested models' layers too) whose `activation` is
-    one of `target_activations` gets, in place, that activation with guided
-    backprop's gradient (vis's rule, `vis.backprop_modifiers.guided`): the
-    gradient passes back only where it and the activation's input are
-    positive. The model changed is the copy under `clone=True`, the model
-    given under `clone=False`.
+    Every layer (nested models' too) whose `activation` is one of
+    `target_activations` gets, in place, that activation with guided backprop's
+    gradient (vis's rule, `vis.backprop_modifiers.guided`). The model changed
+    is the copy under `clone=True`, the model given under `clone=False`.
 
     Args:
         target_activations: The activation functions whose gradient becomes guided.
@@ -124,18 +117,10 @@ class GuidedBackpropagation(ModelModifier):
                 layer.activation = _Guided(activation)
 
 
-def _all_layers(model) -> list:
-    layers = []
-    for layer in model.layers:
-        layers.extend(_all_layers(layer) if isinstance(layer, keras.Model) else [layer])
-    return layers
-
-
 class _Guided:
-    """`activation` whose gradient is guided backprop's: `dy` where `dy > 0` and the input `x > 0`, else 0.
+    """`activation` with guided backprop's gradient: `dy` where `dy > 0` and the input `x > 0`, else 0.
 
-    A Keras-serialisable callable, so a rebuild after it (`ReplaceToLinear` on
-    a `Softmax` head) keeps it.
+    Keras-serialisable: a later rebuild (`ReplaceToLinear` on a `Softmax` head) keeps it.
     """
 
     def __init__(self, activation) -> None:
