@@ -1,11 +1,8 @@
 """tf-keras-vis 0.8.7's model modifiers, on vis's model rebuilding and guided backprop rule.
 
-`ModelVisualization` hands each modifier the model (a copy made by
-`vis.utils.apply_modifications` when `clone=True`); a modifier changes it in
-place and returns None, or returns a new model. Unlike 0.8.7's they work on
-Keras 3 Sequential, nested and reloaded models: output layers are found from
-`model.outputs` (0.8.7 read `model.output_names`, which Keras 3 Sequential
-models lack), and `GuidedBackpropagation` reaches the layers of nested models.
+Unlike 0.8.7's they work on Keras 3 Sequential, nested and reloaded models: output layers are
+found from `model.outputs` (Keras 3 Sequential models lack 0.8.7's `model.output_names`), and
+`GuidedBackpropagation` reaches the layers of nested models.
 """
 
 from __future__ import annotations
@@ -30,11 +27,7 @@ class ModelModifier(ABC):
 
     @abstractmethod
     def __call__(self, model):
-        """Modifies `model`; returns the modified model or None.
-
-        Raises:
-            NotImplementedError: Subclasses implement it.
-        """
+        """Modifies `model` in place (returns None) or returns a new model (subclasses implement it)."""
         raise NotImplementedError()
 
 
@@ -147,16 +140,13 @@ def penultimate(model, penultimate_layer=None, seek_conv_layer=True):
     Raises:
         ValueError: When no such layer exists or its output has no spatial axis.
     """
-    layer = penultimate_layer
-    if not isinstance(layer, keras.layers.Layer):
-        if layer is None:
-            layer = -1
-        if isinstance(layer, int) and not isinstance(layer, bool) and layer < len(model.layers):
-            layer = model.layers[layer]
-        elif isinstance(layer, str):
-            layer = find_layer(model, lambda candidate: candidate.name == penultimate_layer)
-        else:
-            raise ValueError(f"Invalid argument. Received: penultimate_layer={penultimate_layer!r}")
+    layer = -1 if penultimate_layer is None else penultimate_layer
+    if isinstance(layer, str):
+        layer = find_layer(model, lambda candidate: candidate.name == penultimate_layer)
+    elif isinstance(layer, int) and not isinstance(layer, bool) and layer < len(model.layers):
+        layer = model.layers[layer]
+    elif not isinstance(layer, keras.layers.Layer):
+        raise ValueError(f"Invalid argument. Received: penultimate_layer={penultimate_layer!r}")
     if layer is not None and seek_conv_layer:
         layer = find_layer(model, lambda candidate: isinstance(candidate, _CONV_TYPES), offset=layer)
     if layer is None:

@@ -24,11 +24,7 @@ class Score(ABC):
 
     @abstractmethod
     def __call__(self, output):
-        """Returns the score values of `output` (a tensor, batch axis first).
-
-        Raises:
-            NotImplementedError: Subclasses implement it.
-        """
+        """Returns the score values of `output` (a tensor, batch axis first; subclasses implement it)."""
         raise NotImplementedError()
 
 

@@ -119,20 +119,18 @@ class MockCallback(Callback):
 
     def on_begin(self, **kwargs):
         self.on_begin_was_called, self.kwargs = True, kwargs
-        _raise_if(self.raise_error_on_begin)
+        if self.raise_error_on_begin:
+            raise ValueError("Test")
 
     def __call__(self, *args, **kwargs):
         self.on_call_was_called, self.args, self.kwargs = True, args, kwargs
-        _raise_if(self.raise_error_on_call)
+        if self.raise_error_on_call:
+            raise ValueError("Test")
 
     def on_end(self):
         self.on_end_was_called = True
-        _raise_if(self.raise_error_on_end)
-
-
-def _raise_if(flag: bool) -> None:
-    if flag:
-        raise ValueError("Test")
+        if self.raise_error_on_end:
+            raise ValueError("Test")
 
 
 class MockLegacyCallback(Callback):
