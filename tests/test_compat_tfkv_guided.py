@@ -119,3 +119,28 @@ def test_targets_other_activations_and_survives_a_rebuild():
     target = GuidedBackpropagation([keras.activations.softplus])
     expected = (W2[:, 0] * ((X @ W1 + B1) > 0) * (W2[:, 0] > 0)) @ W1.T
     np.testing.assert_allclose(saliency(Saliency(model, target)), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_maps_equal_0_8_7s_where_a_relu_layer_is_left_alone():
+    """0.8.7 guides only layers whose `activation` is a target: a `ReLU` layer keeps its plain gradient."""
+    tfkv = pytest.importorskip("tf_keras_vis")
+    from tf_keras_vis.saliency import Saliency as TheirSaliency
+    from tf_keras_vis.utils.model_modifiers import GuidedBackpropagation as TheirGuided
+    from tf_keras_vis.utils.scores import CategoricalScore as TheirScore
+
+    assert tfkv.__version__ == "0.8.7"
+    inputs = keras.Input((3,))
+    hidden = keras.layers.Dense(3, activation="relu", name="hidden")(inputs)
+    outputs = keras.layers.Dense(1, name="out")(
+        keras.layers.ReLU()(keras.layers.Dense(3, name="mix")(hidden))
+    )
+    model = keras.Model(inputs, outputs)
+    model.set_weights([W1, B1, W1.T, -B1, W2, np.zeros(1, "float32")])
+    theirs = TheirSaliency(model, TheirGuided())(
+        TheirScore(0), X, keepdims=True, gradient_modifier=None, normalize_map=False
+    )
+    ours = saliency(Saliency(model, GuidedBackpropagation()))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6)
+    assert (
+        np.abs(ours - saliency(Saliency(model, GuidedBackpropagation([])))).max() > 1e-3
+    )  # guided somewhere
