@@ -30,6 +30,7 @@ INTERNAL = {
     "vis.engine.program": "the compiled program behind `vis.engine.compute`, documented in vis.engine",
     "vis.engine.results": "what a program returns (`EngineResult`, re-exported by vis.engine)",
     "vis.optimizer_loop": "the compiled loop behind `Optimizer.minimize`, documented in vis.optimizer",
+    "vis.optimizer_checks": "the checks of `Optimizer`'s arguments, documented in vis.optimizer",
     "vis.engine.diagnostics": "turns the engine's missing gradients into error messages",
     "vis.engine.compiling": "the one tf.function wrapper of the engine and the optimizer loop",
     "vis.utils.layers": "layer and channel-axis lookup used by the visualization functions",

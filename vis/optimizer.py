@@ -8,9 +8,10 @@ the input kept as the best is the one produced by the step whose overall loss
 (measured on that step's input, before the update) was the lowest.
 
 The loop runs compiled. Without callbacks or a grad modifier (and with
-modifiers written in TensorFlow ops, as the built-in ones are), all steps
-run inside one `tf.function` (`tf.while_loop`), so a step costs one forward
-and backward pass plus a few element-wise ops. Otherwise each step is two
+modifiers written in TensorFlow ops, as the built-in ones are), the steps
+run inside a `tf.while_loop` in one `tf.function`, so a step costs one forward
+and backward pass plus a few element-wise ops; the loop runs in chunks of
+about half a second, so Ctrl+C stops it at once. Otherwise each step is two
 compiled calls with the values fetched to the host in between, only
 because the callbacks or the grad modifier need numpy arrays. Gradients
 come from `vis.engine`; this module never opens a gradient tape.
@@ -19,9 +20,7 @@ come from `vis.engine`; this module never opens a gradient tape.
 from __future__ import annotations
 
 import collections
-import numbers
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -29,7 +28,15 @@ from vis import backprop_modifiers, engine, grad_modifiers
 from vis import callbacks as callbacks_lib
 from vis import input_modifiers as modifiers_lib
 from vis.featurevis import render
-from vis.optimizer_loop import Feed, Loop, stepwise
+from vis.optimizer_checks import (  # noqa: F401 (check_input_range: public here before the split)
+    batch_size_of,
+    check_float_inputs,
+    check_input_range,
+    check_max_iter,
+    input_ranges,
+    kept_losses,
+)
+from vis.optimizer_loop import Feed, Loop, fused, stepwise
 from vis.utils import utils
 from vis.visualization import common
 
@@ -110,9 +117,9 @@ class Optimizer:
     ) -> None:
         self.input_tensors = common.as_input_list(input_tensor)
         self.input_tensor = self.input_tensors[0]
-        self.input_ranges = _input_ranges(input_range, len(self.input_tensors))
+        self.input_ranges = input_ranges(input_range, len(self.input_tensors))
         self.input_range = self.input_ranges[0]
-        kept = _kept_losses(losses)
+        kept = kept_losses(losses)
         self.losses = [loss for loss, _ in kept]
         self.weights = [float(weight) for _, weight in kept]
         self.loss_names = [str(loss) for loss in self.losses]
@@ -124,7 +131,7 @@ class Optimizer:
                 f"Received: backprop_modifier={backprop_modifier!r}"
             )
         if wrt_tensor is None:
-            _check_float_inputs(self.input_tensors)
+            check_float_inputs(self.input_tensors)
         self._program = engine.get_program(self.input_tensors, self.losses, wrt_tensor, modifier)
         self.wrt_tensor_is_input_tensor = self._program.wrt_inputs is not None
         self.wrt_tensor = _InputMarker(self.input_tensor) if self.wrt_tensor_is_input_tensor else wrt_tensor
@@ -181,7 +188,7 @@ class Optimizer:
             ValueError: For `max_iter` < 1 or a seed of the wrong shape.
             TypeError: For a callback or modifier without the needed methods.
         """
-        max_iter = _check_max_iter(max_iter)
+        max_iter = check_max_iter(max_iter)
         seeds = self._seeds(seed_input, keep_batch_axis, batch_size)
         modifiers = [modifiers_lib.get(m) for m in utils.listify(input_modifiers or [])]
         starts = seeds.batches if self.renderer is None else [self._parameters(seed_input, seeds)]
@@ -199,8 +206,7 @@ class Optimizer:
             getattr(c, "on_begin", lambda n: None)(max_iter)
         with loop.program.reporting():
             if modify is None and not callbacks and not loop.host_mods:
-                steps = tf.constant(max_iter)
-                best, grads, wrt = loop.fused(feed.x, feed.args, feed.weights, steps, feed.seed)
+                best, grads, wrt = fused(loop, feed, max_iter)
             else:
                 best, grads, wrt = stepwise(loop, feed, max_iter, modify, callbacks, seeds.squeeze)
         for c in callbacks:
@@ -220,7 +226,7 @@ class Optimizer:
     def _seeds(self, seed_input, keep_batch_axis: bool, batch_size) -> common.Seeds:
         if seed_input is not None:
             return common.prepare_seeds(seed_input, self.input_tensors, keep_batch_axis)
-        batch = _batch_size(batch_size, self.losses)
+        batch = batch_size_of(batch_size, self.losses)
         if self.renderer is not None:  # Not drawn: `_parameters` draws the parameters.
             shape = (batch, *self.input_tensor.shape[1:])
             return common.Seeds([np.zeros(shape, "float32")], not keep_batch_axis and batch == 1, None, False)
@@ -255,69 +261,3 @@ class Optimizer:
                 loops.popitem(last=False)
         loops.move_to_end(key)
         return loops[key]
-
-
-def _batch_size(batch_size, losses: list) -> int:
-    """The number of random starts: `batch_size`, else one per `PerSample` filter, else 1."""
-    if batch_size is None:
-        counts = [len(loss.filter_indices) for loss in losses if getattr(loss, "per_sample", False)]
-        return max(counts, default=1)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be an int >= 1. Received: batch_size={batch_size!r}")
-    return int(batch_size)
-
-
-def _input_ranges(input_range, count: int) -> list[tuple]:
-    """One `(min, max)` pair per input: the same pair for all, or a list of pairs."""
-    pairs = isinstance(input_range, (list, tuple)) and len(input_range) == count and count > 1
-    if pairs and all(isinstance(r, (list, tuple)) for r in input_range):
-        return [check_input_range(r) for r in input_range]
-    return [check_input_range(input_range)] * count
-
-
-def _check_float_inputs(inputs: list) -> None:
-    """Raises for an integer input: gradient descent cannot change token ids."""
-    from vis.engine import diagnostics
-
-    for tensor in inputs:
-        if not keras.backend.is_float_dtype(tensor.dtype):
-            after = diagnostics.first_float_layer(tensor) or "embedding"
-            raise ValueError(
-                f"Activation maximization changes the input by gradient descent, but input '{tensor.name}' "
-                f"holds {tensor.dtype} values (token ids, categories), which gradient descent cannot "
-                "change. To see which tokens drive a unit, take a saliency map with respect to the "
-                f"embedding instead: `visualize_saliency(model, layer_idx, filter_indices, tokens, "
-                f"wrt_tensor=model.get_layer({after!r}).output)`. Received: input '{tensor.name}' of "
-                f"dtype {tensor.dtype}"
-            )
-
-
-def check_input_range(input_range) -> tuple:
-    """Returns `input_range` as a tuple after checking it is a `(min, max)` pair with min < max."""
-    ok = isinstance(input_range, (tuple, list)) and len(input_range) == 2
-    ok = ok and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in input_range)
-    if not ok or not np.isfinite(input_range).all() or not input_range[0] < input_range[1]:
-        raise ValueError(
-            f"`input_range` must be a `(min, max)` pair of finite numbers with min < max. "
-            f"Received: input_range={input_range!r}"
-        )
-    return tuple(input_range)
-
-
-def _check_max_iter(max_iter) -> int:
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise ValueError(f"`max_iter` must be an int >= 1. Received: max_iter={max_iter!r}")
-    return int(max_iter)
-
-
-def _kept_losses(losses) -> list:
-    try:
-        pairs = [(loss, weight) for loss, weight in losses]
-    except (TypeError, ValueError) as error:
-        raise TypeError(
-            f"`losses` must be a list of `(Loss, weight)` pairs. Received: losses={losses!r}"
-        ) from error
-    kept = [(loss, weight) for loss, weight in pairs if weight]
-    if not kept:
-        raise ValueError(f"At least one loss needs a non-zero weight. Received: losses={losses!r}")
-    return kept

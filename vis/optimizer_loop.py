@@ -1,7 +1,8 @@
 """The compiled loop behind `Optimizer.minimize` (see `vis.optimizer`).
 
-Two ways to run the steps: fused, all of them inside one `tf.function`
-(`tf.while_loop`) when nothing needs host values; or stepwise, two compiled
+Two ways to run the steps: fused, inside a `tf.while_loop` in one
+`tf.function`, a chunk of steps per call (Ctrl+C lands between two chunks),
+when nothing needs host values; or stepwise, two compiled
 calls per step with the values fetched in between for the callbacks or the
 grad modifier. The input is a list of tensors, one per model input (a
 multi-input model is optimized on all its inputs at once). Gradients come
@@ -11,6 +12,7 @@ from `vis.engine`; no gradient tape here.
 from __future__ import annotations
 
 import collections
+import time
 
 import keras
 import numpy as np
@@ -24,6 +26,8 @@ _DECAY = 0.95  # keras-vis `_rmsprop` decay rate; its step has no learning rate.
 
 _BETAS, _ADAM_EPSILON = (0.9, 0.999), 1e-8
 _RENDER_FOLD = 1_000_003  # The fold of a step's seed the transformations draw from.
+
+CHUNK_STEPS, CHUNK_SECONDS = 1000, 0.5  # Bounds of the fused loop's compiled calls (see `fused`).
 
 Feed = collections.namedtuple("Feed", "x args weights seed")
 
@@ -102,11 +106,13 @@ class Loop:
                 x = _call(getattr(modifier, which), x, sub)
         return tf.ensure_shape(tf.cast(x, tf.float32), shape)
 
-    def _fused(self, xs, args, weights, max_iter, seed):
-        """All steps in one `tf.while_loop`; returns the best inputs, last grads and wrt values."""
+    def start(self, xs: list) -> tuple:
+        """The loop's state before the first step: inputs, optimizer state, best inputs and losses."""
         xs = list(xs)
-        batch = tf.shape(xs[0])[0]
-        state = (xs, self.caches(xs), list(xs), tf.fill([batch], np.float32(np.inf)))
+        return xs, self.caches(xs), list(xs), tf.fill([tf.shape(xs[0])[0]], np.float32(np.inf))
+
+    def _fused(self, state, args, weights, first, stop, seed):
+        """Steps `first` to `stop` in one `tf.while_loop`; returns the state, last grads and wrt values."""
         n = len(self.updated) if self.updated else 1
 
         def body(i, state, grads, wrt):
@@ -114,17 +120,15 @@ class Loop:
             xs, _, overall, grads, wrt = self._forward(xs, args, weights, seed, i)
             return i + 1, self._update(xs, grads, caches, best_xs, best_loss, overall, seed, i), grads, wrt
 
-        start = (tf.constant(0), state, [tf.zeros([0])] * n, [tf.zeros([0], d) for d in self._wrt_dtypes()])
+        start = (first, state, [tf.zeros([0])] * n, [tf.zeros([0], d) for d in self._wrt_dtypes()])
         invariants = (
             tf.TensorShape([]),
             tf.nest.map_structure(lambda t: t.shape, state),
             [tf.TensorShape(None)] * n,
             [tf.TensorShape(None)] * len(start[3]),
         )
-        _, state, grads, wrt = tf.while_loop(
-            lambda i, *_: i < max_iter, body, start, shape_invariants=invariants
-        )
-        return state[2], grads, wrt
+        _, state, grads, wrt = tf.while_loop(lambda i, *_: i < stop, body, start, shape_invariants=invariants)
+        return state, grads, wrt
 
     def _wrt_dtypes(self) -> list:
         if self.updated:
@@ -162,6 +166,27 @@ def track(xs, overall, best_xs, best_loss) -> tuple:
         return tf.where(mask, x, best)
 
     return [pick(x, b) for x, b in zip(xs, best_xs)], tf.where(better, overall, best_loss)
+
+
+def fused(loop: Loop, feed: Feed, max_iter: int) -> tuple:
+    """Runs the steps compiled, a chunk of them per call, so that Ctrl+C lands between two chunks.
+
+    A chunk lasts about `CHUNK_SECONDS` (at most `CHUNK_STEPS` steps; the
+    first, which may trace, one step), sized from the last chunk's time per
+    step: long enough that a call's own cost (~3 ms) stays under 1%. The
+    state passes from chunk to chunk unchanged, so the result is the one a
+    single `tf.while_loop` gives.
+    """
+    state, first, size = loop.start(feed.x), 0, 1
+    while first < max_iter:
+        stop = min(first + size, max_iter)
+        began = time.perf_counter()
+        state, grads, wrt = loop.fused(
+            state, feed.args, feed.weights, tf.constant(first), tf.constant(stop), feed.seed
+        )
+        per_step = (time.perf_counter() - began) / (stop - first)
+        size, first = max(1, min(CHUNK_STEPS, int(CHUNK_SECONDS / per_step))), stop
+    return state[2], grads, wrt
 
 
 def stepwise(loop: Loop, feed: Feed, max_iter: int, modify, callbacks: list, single: bool) -> tuple:

@@ -1,7 +1,5 @@
 """tf-keras-vis 0.8.7's `tf_keras_vis.utils`: small helpers, same names and signatures.
 
-`normalize` is the per-sample min-max scaling every compat visualiser applies;
-`find_layer` searches layers from the output backwards, nested models included;
 `get_num_of_steps_allowed` caps step counts by the `TF_KERAS_VIS_MAX_STEPS`
 environment variable (tf-keras-vis's own test switch).
 """
@@ -19,19 +17,14 @@ import vis._tensorflow_check  # noqa: F401  (a clear ImportError without TensorF
 
 MAX_STEPS = "TF_KERAS_VIS_MAX_STEPS"
 
-_EPSILON = 1e-7  # tf-keras-vis divides by (max - min + K.epsilon()).
-
 
 def _deprecated(name: str, version: str, reason: str = "") -> None:
-    warnings.warn(
-        f"Call to deprecated function {name}. ({reason}) -- Deprecated since version {version}.",
-        DeprecationWarning,
-        stacklevel=3,
-    )
+    message = f"Call to deprecated function {name}. ({reason}) -- Deprecated since version {version}."
+    warnings.warn(message, DeprecationWarning, stacklevel=3)
 
 
 def check_steps(steps):
-    """Deprecated since tf-keras-vis 0.7.0: `get_num_of_steps_allowed`."""
+    """Deprecated since 0.7.0: `get_num_of_steps_allowed`."""
     _deprecated("check_steps", "0.7.0")
     return get_num_of_steps_allowed(steps)
 
@@ -42,11 +35,9 @@ def get_num_of_steps_allowed(steps) -> int:
 
 
 def num_of_gpus() -> tuple[int, int]:
-    """Returns the number of physical and logical GPUs."""
+    """The numbers of physical and logical GPUs."""
     physical = tf.config.list_physical_devices("GPU")
-    if not physical:
-        return 0, 0
-    return len(physical), len(tf.config.list_logical_devices("GPU"))
+    return (len(physical), len(tf.config.list_logical_devices("GPU"))) if physical else (0, 0)
 
 
 def listify(value, return_empty_list_if_none=True, convert_tuple_to_list=True) -> list:
@@ -55,24 +46,21 @@ def listify(value, return_empty_list_if_none=True, convert_tuple_to_list=True) -
         return value
     if value is None and return_empty_list_if_none:
         return []
-    if isinstance(value, tuple) and convert_tuple_to_list:
-        return list(value)
-    return [value]
+    return list(value) if isinstance(value, tuple) and convert_tuple_to_list else [value]
 
 
 def standardize(array, value_range=(1.0, 0.0)):
-    """Deprecated since tf-keras-vis 0.8.0: `normalize`."""
+    """Deprecated since 0.8.0: `normalize`."""
     _deprecated("standardize", "0.8.0", "Use `normalize()` instead.")
-    return normalize(array, value_range=(1.0, 0.0))
+    return normalize(array)
 
 
 def normalize(array, value_range=(1.0, 0.0)) -> np.ndarray:
-    """Min-max scales each sample (axis 0) of `array` to [0, 1] (`value_range` is ignored, as in 0.8.7)."""
+    """Min-max scales each sample (axis 0) to [0, 1] (`value_range` is ignored, as in 0.8.7)."""
     array = np.asarray(array)
     axes = tuple(range(1, array.ndim))
-    low = np.min(array, axis=axes, keepdims=True)
-    high = np.max(array, axis=axes, keepdims=True)
-    return (array - low) / (high - low + _EPSILON)
+    low, high = np.min(array, axis=axes, keepdims=True), np.max(array, axis=axes, keepdims=True)
+    return (array - low) / (high - low + 1e-7)  # 0.8.7's K.epsilon()
 
 
 def find_layer(model, condition, offset=None, reverse=True) -> keras.layers.Layer:
@@ -82,8 +70,7 @@ def find_layer(model, condition, offset=None, reverse=True) -> keras.layers.Laye
     """
     found_offset = offset is None
     for layer in reversed(model.layers):
-        if not found_offset:
-            found_offset = layer is offset
+        found_offset = found_offset or layer is offset
         if found_offset and condition(layer):
             return layer
         if isinstance(layer, keras.Model):
@@ -100,21 +87,22 @@ def zoom_factor(from_shape, to_shape) -> tuple[float, float]:
 
 def is_mixed_precision(model) -> bool:
     """Whether any layer of the model (nested models included) computes in float16."""
-    for layer in model.layers:
-        if layer.compute_dtype == "float16" or (isinstance(layer, keras.Model) and is_mixed_precision(layer)):
-            return True
-    return False
+    return _lower_precision_layer(model, ("float16",)) is not None
 
 
 def lower_precision_dtype(model):
-    """Deprecated since tf-keras-vis 0.7.0: the first float16/bfloat16 compute dtype of the model."""
+    """Deprecated since 0.7.0: the first float16/bfloat16 compute dtype of the model."""
     _deprecated("lower_precision_dtype", "0.7.0", "Unnecessary function.")
+    layer = _lower_precision_layer(model, ("float16", "bfloat16"))
+    return model.dtype if layer is None else layer.compute_dtype
+
+
+def _lower_precision_layer(model, dtypes):
+    """The first top-level layer computing in `dtypes`, or holding a float16 nested model (as 0.8.7)."""
     for layer in model.layers:
-        if layer.compute_dtype in ("float16", "bfloat16") or (
-            isinstance(layer, keras.Model) and is_mixed_precision(layer)
-        ):
-            return layer.compute_dtype
-    return model.dtype
+        if layer.compute_dtype in dtypes or (isinstance(layer, keras.Model) and is_mixed_precision(layer)):
+            return layer
+    return None
 
 
 def get_input_names(model):

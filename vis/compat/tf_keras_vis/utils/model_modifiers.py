@@ -1,12 +1,8 @@
-"""tf-keras-vis 0.8.7's model modifiers, on vis's model rebuilding and backprop modifiers.
+"""tf-keras-vis 0.8.7's model modifiers, on vis's model rebuilding and guided backprop rule.
 
-`ModelVisualization` hands each modifier the model (a copy made by
-`vis.utils.apply_modifications` when `clone=True`); a modifier changes it in
-place and returns None, or returns a new model. Unlike 0.8.7 they work on Keras 3
-Sequential, nested and reloaded models: output layers are found from
-`model.outputs` (0.8.7 read `model.output_names`, which Keras 3 Sequential
-models lack) and guided backpropagation is vis's engine policy
-(`vis.backprop_modifiers.guided`), applied when the visualisers run the model.
+Unlike 0.8.7's they work on Keras 3 Sequential, nested and reloaded models: output layers are
+found from `model.outputs` (Keras 3 Sequential models lack 0.8.7's `model.output_names`), and
+`GuidedBackpropagation` reaches the layers of nested models.
 """
 
 from __future__ import annotations
@@ -17,20 +13,13 @@ import keras
 import tensorflow as tf
 
 import vis._tensorflow_check  # noqa: F401
-from vis.backprop_modifiers import guided
+from vis.backprop_modifiers import _guided_mask as guided_mask
 from vis.compat.tf_keras_vis.utils import find_layer
 from vis.engine import graph
 from vis.utils.modifications import apply_modifications
 
-BACKPROP_ATTR = "_vis_compat_backprop_modifier"  # Where `GuidedBackpropagation` leaves vis's policy.
-_CONV_TYPES = (
-    keras.layers.Conv1D,
-    keras.layers.Conv2D,
-    keras.layers.Conv3D,
-    keras.layers.Conv1DTranspose,
-    keras.layers.Conv2DTranspose,
-    keras.layers.Conv3DTranspose,
-)
+BACKPROP_ATTR = "_vis_compat_backprop_modifier"  # Read by saliency and _cam; no modifier sets it now.
+_CONV_TYPES = tuple(getattr(keras.layers, f"Conv{n}D{kind}") for n in (1, 2, 3) for kind in ("", "Transpose"))
 
 
 class ModelModifier(ABC):
@@ -38,32 +27,34 @@ class ModelModifier(ABC):
 
     @abstractmethod
     def __call__(self, model):
-        """Modifies `model`; returns the modified model or None.
-
-        Raises:
-            NotImplementedError: Subclasses implement it.
-        """
+        """Modifies `model` in place (returns None) or returns a new model (subclasses implement it)."""
         raise NotImplementedError()
 
 
 def output_layers(model) -> list:
     """The layers computing the model's outputs, looking inside nested models."""
-    layers = []
-    for tensor in model.outputs:
-        layer = graph.producer(tensor)[0]
-        layers.extend(output_layers(layer) if isinstance(layer, keras.Model) else [layer])
-    return layers
+    layers = [graph.producer(tensor)[0] for tensor in model.outputs]
+    return _flat(layers, output_layers)
+
+
+def _all_layers(model) -> list:
+    return _flat(model.layers, _all_layers)
+
+
+def _flat(layers: list, inner) -> list:
+    """`layers`, each nested model replaced by `inner(model)`'s layers."""
+    return [x for layer in layers for x in (inner(layer) if isinstance(layer, keras.Model) else [layer])]
 
 
 class ReplaceToLinear(ModelModifier):
     """Replaces the activation of every output layer by `linear` (put it last in a modifier list)."""
 
     def __call__(self, model):
-        rebuild = False
-        for layer in output_layers(model):
-            rebuild = rebuild or not hasattr(layer, "activation")  # a `Softmax` layer: swapped by a rebuild
+        layers = output_layers(model)
+        rebuild = not all(hasattr(layer, "activation") for layer in layers)  # a `Softmax` layer: rebuilt
+        for layer in layers:
             layer.activation = keras.activations.linear
-        return apply_modifications(model) if rebuild else None
+        return apply_modifications(model, {"_Guided": _Guided}) if rebuild else None
 
 
 class ExtractIntermediateLayer(ModelModifier):
@@ -76,17 +67,13 @@ class ExtractIntermediateLayer(ModelModifier):
     def __init__(self, index_or_name) -> None:
         if isinstance(index_or_name, bool) or not isinstance(index_or_name, (str, int)):
             raise TypeError(
-                "The type of `index_or_name` must be a str or an int. "
-                f"Received: index_or_name={index_or_name!r}"
+                f"`index_or_name` must be a str or an int. Received: index_or_name={index_or_name!r}"
             )
         self.index_or_name = index_or_name
 
     def __call__(self, model) -> keras.Model:
-        if isinstance(self.index_or_name, int):
-            layer = model.get_layer(index=self.index_or_name)
-        else:
-            layer = model.get_layer(name=self.index_or_name)
-        return sub_model(model, [layer])
+        key = self.index_or_name
+        return sub_model(model, [model.get_layer(**{"index" if isinstance(key, int) else "name": key})])
 
 
 def sub_model(model, layers: list) -> keras.Model:
@@ -102,11 +89,12 @@ def sub_model(model, layers: list) -> keras.Model:
 
 
 class GuidedBackpropagation(ModelModifier):
-    """Guided backpropagation through the model's ReLUs (Springenberg et al. 2015).
+    """Guided backpropagation (Springenberg et al. 2015), as 0.8.7 does it.
 
-    With the default targets the model is marked for vis's engine policy
-    `vis.backprop_modifiers.guided` (the model's layers are not changed); other
-    target activations get a guided gradient in place, as in 0.8.7.
+    Every layer (nested models' too) whose `activation` is one of
+    `target_activations` gets, in place, that activation with guided backprop's
+    gradient (vis's rule, `vis.backprop_modifiers.guided`). The model changed
+    is the copy under `clone=True`, the model given under `clone=False`.
 
     Args:
         target_activations: The activation functions whose gradient becomes guided.
@@ -116,31 +104,34 @@ class GuidedBackpropagation(ModelModifier):
         self.target_activations = target_activations
 
     def __call__(self, model) -> None:
-        others = [a for a in self.target_activations if a is not keras.activations.relu]
-        if len(others) < len(self.target_activations):
-            model.__dict__[BACKPROP_ATTR] = guided
         for layer in _all_layers(model):
             activation = getattr(layer, "activation", None)
-            if activation is not None and any(activation is a for a in others):
-                layer.activation = _guided(activation)
+            if activation is not None and activation in self.target_activations:
+                layer.activation = _Guided(activation)
 
 
-def _all_layers(model) -> list:
-    layers = []
-    for layer in model.layers:
-        layers.extend(_all_layers(layer) if isinstance(layer, keras.Model) else [layer])
-    return layers
+class _Guided:
+    """`activation` with guided backprop's gradient: `dy` where `dy > 0` and the input `x > 0`, else 0.
 
+    Keras-serialisable: a later rebuild (`ReplaceToLinear` on a `Softmax` head) keeps it.
+    """
 
-def _guided(activation):
-    @tf.custom_gradient
-    def guided_activation(x):
-        def grad(dy):
-            return tf.cast(dy > 0, dy.dtype) * tf.cast(x > 0, dy.dtype) * dy
+    def __init__(self, activation) -> None:
+        self.activation = keras.activations.get(activation)
 
-        return activation(x), grad
+    def __call__(self, x):
+        @tf.custom_gradient
+        def guided(x):
+            return self.activation(x), lambda dy: dy * tf.cast(guided_mask(dy, x, None), dy.dtype)
 
-    return guided_activation
+        return guided(x)
+
+    def get_config(self) -> dict:
+        return {"activation": keras.activations.serialize(self.activation)}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
 
 
 def penultimate(model, penultimate_layer=None, seek_conv_layer=True):
@@ -149,16 +140,13 @@ def penultimate(model, penultimate_layer=None, seek_conv_layer=True):
     Raises:
         ValueError: When no such layer exists or its output has no spatial axis.
     """
-    layer = penultimate_layer
-    if not isinstance(layer, keras.layers.Layer):
-        if layer is None:
-            layer = -1
-        if isinstance(layer, int) and not isinstance(layer, bool) and layer < len(model.layers):
-            layer = model.layers[layer]
-        elif isinstance(layer, str):
-            layer = find_layer(model, lambda candidate: candidate.name == penultimate_layer)
-        else:
-            raise ValueError(f"Invalid argument. Received: penultimate_layer={penultimate_layer!r}")
+    layer = -1 if penultimate_layer is None else penultimate_layer
+    if isinstance(layer, str):
+        layer = find_layer(model, lambda candidate: candidate.name == penultimate_layer)
+    elif isinstance(layer, int) and not isinstance(layer, bool) and layer < len(model.layers):
+        layer = model.layers[layer]
+    elif not isinstance(layer, keras.layers.Layer):
+        raise ValueError(f"Invalid argument. Received: penultimate_layer={penultimate_layer!r}")
     if layer is not None and seek_conv_layer:
         layer = find_layer(model, lambda candidate: isinstance(candidate, _CONV_TYPES), offset=layer)
     if layer is None:

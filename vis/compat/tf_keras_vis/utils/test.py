@@ -1,8 +1,8 @@
 """tf-keras-vis 0.8.7's `utils.test`: the tiny mock models and helpers its users' tests import.
 
-The models have 0.8.7's layers, names and shapes (inputs of 8x8x3 and
-10x10x3, a 6-filter convolution, softmax and sigmoid heads computed in
-float32, so they also serve under a mixed-precision policy).
+The models have 0.8.7's layers, names and shapes (8x8x3 and 10x10x3 inputs, a
+6-filter convolution, float32 softmax and sigmoid heads, so they also serve
+under a mixed-precision policy).
 """
 
 from __future__ import annotations
@@ -15,26 +15,26 @@ import numpy as np
 from vis.compat.tf_keras_vis.activation_maximization.callbacks import Callback
 
 layers = keras.layers
+_SOFTMAX, _SIGMOID = (2, "softmax"), (1, "sigmoid")
 
 
-def _head(x, units, activation, name):
-    return layers.Activation(activation, dtype="float32", name=name)(
-        layers.Dense(units, name=f"dense_{name[-1]}")(x)
-    )
-
-
-def _conv_features(inputs):
-    x = layers.Conv2D(6, 3, activation="relu", name="conv_1")(inputs)
-    return layers.GlobalAveragePooling2D()(x)
-
-
-def _two_inputs():
-    input_1 = layers.Input((8, 8, 3), name="input_1")
-    input_2 = layers.Input((10, 10, 3), name="input_2")
-    x1 = layers.Conv2D(6, 3, padding="same", activation="relu", name="conv_1")(input_1)
-    x2 = layers.Conv2D(6, 3, activation="relu", name="conv_2")(input_2)
-    x = layers.GlobalAveragePooling2D()(layers.Concatenate(axis=-1)([x1, x2]))
-    return [input_1, input_2], x
+def _model(two_inputs: bool, *heads) -> keras.Model:
+    """One or two image inputs, a ReLU convolution each, pooled, a Dense head per `(units, activation)`."""
+    inputs = [layers.Input((8, 8, 3), name="input_1")]
+    if two_inputs:
+        inputs.append(layers.Input((10, 10, 3), name="input_2"))
+        conv_1 = layers.Conv2D(6, 3, padding="same", activation="relu", name="conv_1")(inputs[0])
+        x = layers.Concatenate(axis=-1)(
+            [conv_1, layers.Conv2D(6, 3, activation="relu", name="conv_2")(inputs[1])]
+        )
+    else:
+        x = layers.Conv2D(6, 3, activation="relu", name="conv_1")(inputs[0])
+    x = layers.GlobalAveragePooling2D()(x)
+    outputs = [
+        layers.Activation(act, dtype="float32", name=f"output_{i}")(layers.Dense(units, name=f"dense_{i}")(x))
+        for i, (units, act) in enumerate(heads, 1)
+    ]
+    return keras.Model(inputs if two_inputs else inputs[0], outputs if len(outputs) > 1 else outputs[0])
 
 
 def mock_dense_model():
@@ -47,40 +47,34 @@ def mock_dense_model():
 
 def mock_conv_model_with_sigmoid_output():
     """Input (8, 8, 3) -> Conv2D(6) -> pooling -> Dense(1) -> sigmoid."""
-    inputs = layers.Input((8, 8, 3), name="input_1")
-    return keras.Model(inputs, _head(_conv_features(inputs), 1, "sigmoid", "output_1"))
+    return _model(False, _SIGMOID)
 
 
 def mock_conv_model():
     """Input (8, 8, 3) -> Conv2D(6) -> pooling -> Dense(2) -> softmax."""
-    inputs = layers.Input((8, 8, 3), name="input_1")
-    return keras.Model(inputs, _head(_conv_features(inputs), 2, "softmax", "output_1"))
+    return _model(False, _SOFTMAX)
 
 
 def mock_multiple_inputs_model():
     """Inputs (8, 8, 3) and (10, 10, 3), one softmax output."""
-    inputs, x = _two_inputs()
-    return keras.Model(inputs, _head(x, 2, "softmax", "output_1"))
+    return _model(True, _SOFTMAX)
 
 
 def mock_multiple_outputs_model():
     """Input (8, 8, 3), a softmax output of 2 units and a sigmoid output of 1."""
-    inputs = layers.Input((8, 8, 3), name="input_1")
-    x = _conv_features(inputs)
-    return keras.Model(inputs, [_head(x, 2, "softmax", "output_1"), _head(x, 1, "sigmoid", "output_2")])
+    return _model(False, _SOFTMAX, _SIGMOID)
 
 
 def mock_multiple_io_model():
     """Two inputs and two outputs (the two models above combined)."""
-    inputs, x = _two_inputs()
-    return keras.Model(inputs, [_head(x, 2, "softmax", "output_1"), _head(x, 1, "sigmoid", "output_2")])
+    return _model(True, _SOFTMAX, _SIGMOID)
 
 
 def mock_conv_model_with_float32_output():
     """Input (8, 8, 3) -> Conv2D(6) -> pooling -> Dense(2, softmax, float32)."""
     inputs = layers.Input((8, 8, 3), name="input_1")
-    outputs = layers.Dense(2, dtype="float32", activation="softmax", name="dense_1")(_conv_features(inputs))
-    return keras.Model(inputs, outputs)
+    x = layers.GlobalAveragePooling2D()(layers.Conv2D(6, 3, activation="relu", name="conv_1")(inputs))
+    return keras.Model(inputs, layers.Dense(2, dtype="float32", activation="softmax", name="dense_1")(x))
 
 
 def dummy_sample(shape, dtype=np.float32):
@@ -106,15 +100,10 @@ def score_with_list(output):
 NO_ERROR = None
 
 
-@contextlib.contextmanager
-def _does_not_raise():
-    yield
-
-
 def assert_raises(e):
     """`pytest.raises(e)`, or a context that expects nothing when `e` is `NO_ERROR`."""
     if e is NO_ERROR:
-        return _does_not_raise()
+        return contextlib.nullcontext()
     import pytest
 
     return pytest.raises(e)
@@ -125,8 +114,7 @@ class MockCallback(Callback):
 
     def __init__(self, raise_error_on_begin=False, raise_error_on_call=False, raise_error_on_end=False):
         self.on_begin_was_called = self.on_call_was_called = self.on_end_was_called = False
-        self.raise_error_on_begin = raise_error_on_begin
-        self.raise_error_on_call = raise_error_on_call
+        self.raise_error_on_begin, self.raise_error_on_call = raise_error_on_begin, raise_error_on_call
         self.raise_error_on_end = raise_error_on_end
 
     def on_begin(self, **kwargs):
