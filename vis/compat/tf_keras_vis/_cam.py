@@ -19,7 +19,7 @@ from vis import engine
 from vis.compat.tf_keras_vis import check_training
 from vis.compat.tf_keras_vis._scoring import needs_eager, score_losses
 from vis.compat.tf_keras_vis.utils import normalize, zoom_factor
-from vis.compat.tf_keras_vis.utils.model_modifiers import BACKPROP_ATTR, penultimate
+from vis.compat.tf_keras_vis.utils.model_modifiers import penultimate
 from vis.engine.compiling import policy
 
 
@@ -74,9 +74,8 @@ def cam_call(default_gradient_modifier=None, weigh=None):
         batches = self._get_seed_inputs_for_multiple_inputs(seed_input)
         layer = penultimate(model, penultimate_layer, seek_penultimate_conv_layer)
         losses = score_losses(list(model.outputs), scores, len(batches[0]))
-        modifier = model.__dict__.get(BACKPROP_ATTR)
         with policy("eager") if needs_eager(scores) else contextlib.nullcontext():
-            result = engine.compute(list(model.inputs), losses, batches, layer.output, modifier)
+            result = engine.compute(list(model.inputs), losses, batches, layer.output)
         grads, values = np.asarray(result.grads, "float32"), np.asarray(result.wrt_value, "float32")
         score_values = -np.array([np.asarray(v, dtype="float32") for _, v in result.named_losses])
         cam = weigh(self, grads, values, score_values, gradient_modifier, activation_modifier)

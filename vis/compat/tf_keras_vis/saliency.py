@@ -19,7 +19,6 @@ from vis import engine
 from vis.compat.tf_keras_vis import ModelVisualization, check_training
 from vis.compat.tf_keras_vis._scoring import needs_eager, score_losses, summed
 from vis.compat.tf_keras_vis.utils import get_num_of_steps_allowed, listify, normalize  # noqa: F401
-from vis.compat.tf_keras_vis.utils.model_modifiers import BACKPROP_ATTR
 from vis.engine.compiling import policy
 from vis.visualization.averaged_gradients import mean_gradients, noisy_copies
 from vis.visualization.common import check_count
@@ -80,16 +79,15 @@ class Saliency(ModelVisualization):
         batches = self._get_seed_inputs_for_multiple_inputs(seed_input)
         inputs, outputs = list(self.model.inputs), list(self.model.outputs)
         losses = summed(score_losses(outputs, scores, len(batches[0])))
-        modifier = self.model.__dict__.get(BACKPROP_ATTR)
         with policy("eager") if needs_eager(scores) else contextlib.nullcontext():
             if smooth_samples > 0:
                 samples = get_num_of_steps_allowed(smooth_samples)
                 make = noisy_copies(batches, smooth_noise)
                 grads = mean_gradients(
-                    inputs, losses, batches, samples, make, None, None, modifier, gradient_modifier
+                    inputs, losses, batches, samples, make, None, None, None, gradient_modifier
                 )
             else:
-                grads = engine.compute(inputs, losses, batches, None, modifier).grads
+                grads = engine.compute(inputs, losses, batches).grads
                 grads = grads if isinstance(grads, list) else [grads]
                 grads = [_modified(g, gradient_modifier) for g in grads]
         grads = [np.asarray(g, dtype="float32") for g in grads]

@@ -18,7 +18,6 @@ from vis.compat.tf_keras_vis.utils import find_layer
 from vis.engine import graph
 from vis.utils.modifications import apply_modifications
 
-BACKPROP_ATTR = "_vis_compat_backprop_modifier"  # Read by saliency and _cam; no modifier sets it now.
 _CONV_TYPES = tuple(getattr(keras.layers, f"Conv{n}D{kind}") for n in (1, 2, 3) for kind in ("", "Transpose"))
 
 
