@@ -1,20 +1,12 @@
-"""tf-keras-vis 0.8.7's `Scorecam` (and Faster Score-CAM, `max_N`) on vis's Score-CAM loop.
+"""tf-keras-vis 0.8.7's `Scorecam` (and Faster Score-CAM, `max_N`) on vis's own Score-CAM loop.
 
-The feature maps come from `vis.engine.evaluate`, and every masked input's
-score from vis's own masking loop (`vis.visualization.score_masks`, which
-`visualize_score_cam` runs too), set to 0.8.7's choices: every input masked,
-masks normalised with 0.8.7's `1e-7`, channels in 0.8.7's channel-major order
-(with `max_N`, the union over the batch of each seed's `max_N` maps of
-largest spatial std), a score function of the user's given one channel's
-masked seeds at a time. The masks' linear resize is `scipy.ndimage.zoom(order=1)`'s.
-
-Definitions: 0.8.7 scores a masked input with `score(softmax(output))` whatever
-the output's activation: on a softmax head the softmax of probabilities, and on
-a one-unit sigmoid head the constant 1, so that every channel gets the same
-weight (tf-keras-vis #78, #103: a `UserWarning` says so). With
-`vis.compat.tf_keras_vis.definitions = "paper"` the score is the paper's
-probability: vis's `score_activation="auto"` (a softmax over a linear
-classifier head's logits; an output that is already a probability, raw).
+`vis.visualization.score_masks.score_weights` (which `visualize_score_cam` runs) set to 0.8.7's
+choices: every input masked, its `1e-7` in the mask's normalisation, its channel-major order over
+the union of each seed's `max_N` largest-std maps; a score function of the user's sees one
+channel's masked seeds at a time. 0.8.7 scores `score(softmax(output))` whatever the output's
+activation (on a one-unit sigmoid head the constant 1: every channel weighs the same, tf-keras-vis
+#78, #103; a `UserWarning` says so); `vis.compat.tf_keras_vis.definitions = "paper"` scores the
+paper's probability instead (vis's `score_activation="auto"`).
 """
 
 from __future__ import annotations
