@@ -13,6 +13,13 @@ interleaved round by round, medians printed.
     python benchmarks/bench_compat.py --only saliency,smoothgrad --batches 1 --rounds 5
     python benchmarks/bench_compat.py --skip-vis          # tf-keras-vis only (before vis.compat exists)
 
+A raw floor runs in the same rounds where one exists: a plain `tf.function` doing the same math with
+nothing around it (saliency: one `GradientTape` input gradient of the batch; SmoothGrad: per seed,
+the input gradient of its 20 noisy copies; Score-CAM: the feature-map forward, then a forward of as
+many images, 32 per call, as tf-keras-vis masks and scores, from a batch masked beforehand). Each
+row then prints `<tool>/floor`: tf-keras-vis/floor is the largest speed-up any implementation of the
+same math can reach on this machine, so a target above it cannot be met (the row says so).
+
 Targets: compat at least as fast as tf-keras-vis everywhere, >= 5x on `Saliency(smooth_samples=20)`
 and `Scorecam`; compat / native vis < 1.05. Score-CAM: batch 1 scores every channel of 'Conv_1'
 (1,280 masked images: about 0.8 GB of them at once in tf-keras-vis), one timed call; batch 16 uses
