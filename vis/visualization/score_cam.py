@@ -39,7 +39,7 @@ from vis.visualization.feature_maps import (
     output_of,
 )
 from vis.visualization.score_activation import check_score_activation, score_loss
-from vis.visualization.score_masks import score_weights
+from vis.visualization.score_masks import score_weights, selected_channels  # noqa: F401 (its old home)
 
 
 def visualize_score_cam(

@@ -85,11 +85,7 @@ def score_weights(
         Float64 weights `(seeds, channels)`.
     """
     count, channels = maps.shape[0], maps.shape[-1]
-    if max_n is None or max_n >= channels:
-        selected = np.tile(np.arange(channels), (count, 1))
-    else:
-        variance = np.var(maps.reshape(count, -1, channels), axis=1)
-        selected = np.argsort(-variance, axis=1, kind="stable")[:, :max_n]
+    selected = selected_channels(maps, max_n)
     if union:
         _, first = np.unique(selected, return_index=True)
         kept = selected.reshape(-1)[np.sort(first)]
@@ -99,6 +95,20 @@ def score_weights(
     weights = np.zeros((count, channels))
     weights[pairs] = masked_scores(inputs, losses, batches, maps, pairs, targets, batch_size, epsilon)
     return weights
+
+
+def selected_channels(maps: np.ndarray, max_n: int | None) -> np.ndarray:
+    """Per seed, the channels Score-CAM scores: all, or the `max_n` of largest spatial variance.
+
+    Returns:
+        Indices of shape `(seeds, n)`, largest variance first (ties by channel order); every
+        channel in order for None (or `max_n` of every channel).
+    """
+    count, channels = maps.shape[0], maps.shape[-1]
+    if max_n is None or max_n >= channels:
+        return np.tile(np.arange(channels), (count, 1))
+    variance = np.var(maps.reshape(count, -1, channels), axis=1)
+    return np.argsort(-variance, axis=1, kind="stable")[:, :max_n]
 
 
 def masked_scores(inputs, losses, batches, maps, pairs, targets, batch_size, epsilon=0.0) -> np.ndarray:
