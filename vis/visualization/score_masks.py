@@ -214,11 +214,10 @@ class _Masker:
 
 def _masked(batch, picks, coarse, matrices: list, epsilon, channel):
     """The masked seeds (traceable): each coarse map resized, normalised to [0, 1], times its seed."""
-    masks = coarse
-    for axis, matrix in enumerate(matrices):  # Resize axis by axis: (out, in) x (..., in, ...).
-        masks = tf.experimental.numpy.moveaxis(
-            tf.tensordot(matrix, tf.experimental.numpy.moveaxis(masks, axis + 1, 0), axes=1), 0, axis + 1
-        )
+    masks, rank = coarse, 1 + len(matrices)
+    for axis, matrix in enumerate(matrices):  # Resize axis by axis: (out, in) x (batch, ..., in, ...).
+        resized = tf.tensordot(matrix, masks, axes=[[1], [axis + 1]])  # (out, batch, other axes)
+        masks = tf.transpose(resized, [*range(1, axis + 2), 0, *range(axis + 2, rank)])
     masks = tf.cast(masks, tf.float32)
     axes = list(range(1, masks.shape.rank))
     low = tf.reduce_min(masks, axis=axes, keepdims=True)
