@@ -13,6 +13,13 @@ interleaved round by round, medians printed.
     python benchmarks/bench_compat.py --only saliency,smoothgrad --batches 1 --rounds 5
     python benchmarks/bench_compat.py --skip-vis          # tf-keras-vis only (before vis.compat exists)
 
+A raw floor runs in the same rounds where one exists: a plain `tf.function` doing the same math with
+nothing around it (saliency: one `GradientTape` input gradient of the batch; SmoothGrad: per seed,
+the input gradient of its 20 noisy copies; Score-CAM: the feature-map forward, then a forward of as
+many images, 32 per call, as tf-keras-vis masks and scores, from a batch masked beforehand). Each
+row then prints `<tool>/floor`: tf-keras-vis/floor is the largest speed-up any implementation of the
+same math can reach on this machine, so a target above it cannot be met (the row says so).
+
 Targets: compat at least as fast as tf-keras-vis everywhere, >= 5x on `Saliency(smooth_samples=20)`
 and `Scorecam`; compat / native vis < 1.05. Score-CAM: batch 1 scores every channel of 'Conv_1'
 (1,280 masked images: about 0.8 GB of them at once in tf-keras-vis), one timed call; batch 16 uses
@@ -90,6 +97,56 @@ def native_call(model, case: str, options) -> callable:
     return lambda x: vv.visualize_activation(model, -1, CLASS, seed_input=x, max_iter=options.steps)
 
 
+def floor_call(model, case: str) -> callable | None:
+    """`seeds -> work` of a plain `tf.function` doing the same math, or None (the CAM and act-max cases).
+
+    Saliency: one input gradient of the batch. SmoothGrad: per seed, one input gradient of its 20
+    noisy copies (noise drawn in the graph; vis's batches). Score-CAM: the feature-map forward of
+    the seeds, then a forward of as many masked images as tf-keras-vis scores (every channel for
+    each seed, or with `max_n` each seed masked by the union of the seeds' `max_n` maps of largest
+    spatial std), 32 per call, from one batch masked beforehand: no masking, resizing or scoring.
+    """
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    if case in ("saliency", "smoothgrad"):
+        samples = 20 if case == "smoothgrad" else 0
+
+        @tf.function(input_signature=[tf.TensorSpec((None, *SHAPE))], autograph=False)
+        def gradient(x):
+            if samples:
+                sigma = 0.2 * (tf.reduce_max(x) - tf.reduce_min(x))
+                x = x + tf.random.normal((samples, *SHAPE), stddev=sigma)
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                score = tf.reduce_sum(model(x, training=False)[:, CLASS])
+            return tape.gradient(score, x)
+
+        if samples:
+            return lambda seeds: [gradient(seeds[i : i + 1]).numpy() for i in range(len(seeds))]
+        return lambda seeds: gradient(seeds).numpy()
+    if case != "scorecam":
+        return None
+    features = keras.Model(model.inputs, model.get_layer(PENULTIMATE).output)
+    any_batch = [tf.TensorSpec((None, *SHAPE))]
+    forward = tf.function(lambda x: model(x, training=False), input_signature=any_batch, autograph=False)
+    feature_forward = tf.function(lambda x: features(x), input_signature=any_batch, autograph=False)
+    masks = np.random.default_rng(1).random((32, *SHAPE[:2], 1), dtype="float32")
+    masked = tf.constant(np.random.default_rng(2).uniform(-1, 1, (32, *SHAPE)).astype("float32") * masks)
+
+    def run(seeds, max_n=None):
+        maps = feature_forward(seeds).numpy()
+        channels = maps.shape[-1]
+        if max_n is not None:
+            std = maps.reshape(len(seeds), -1, channels).std(axis=1)
+            channels = len(np.unique(np.argsort(-std, axis=1)[:, :max_n]))
+        total = len(seeds) * channels
+        return [forward(masked[: min(32, total - start)]).numpy() for start in range(0, total, 32)]
+
+    return run
+
+
 def timed(candidates: dict, seeds, rounds: int, **kwargs) -> dict:
     """Two warm calls each on the first seed (vis's programs take any batch size without a retrace;
     tf-keras-vis runs eagerly), then `rounds` interleaved timed calls; `{name: median seconds}`.
@@ -114,6 +171,9 @@ def bench(case: str, batch: int, options) -> dict:
     if not options.skip_vis:
         candidates["compat"] = tf_keras_vis_calls("vis.compat.tf_keras_vis", model, case, options)
         candidates["vis"] = native_call(model, case, options)
+    floor = floor_call(model, case)
+    if floor is not None:
+        candidates["floor"] = floor
     rounds = options.rounds if batch == 1 else options.batch_rounds
     if case == "scorecam":
         max_n = options.scorecam_max_n if batch > 1 or options.quick else None
@@ -137,6 +197,12 @@ def report(label: str, batch: int, median: dict) -> None:
             f"; tf-keras-vis/compat {speedup:.2f}x (>= {target:g}x {'ok' if speedup >= target else 'MISSED'})"
         )
         line += f"; compat/vis {overhead:.3f} (< 1.05 {'ok' if overhead < 1.05 else 'MISSED'})"
+    if "floor" in median:  # What any implementation of the same math can reach: the most a target can ask.
+        ratios = [f"{name}/floor {median[name] / median['floor']:.2f}x" for name in median if name != "floor"]
+        line += "; " + ", ".join(ratios)
+        bound, target = median["tf-keras-vis"] / median["floor"], TARGETS.get(label.split()[0], 1.0)
+        if bound < target:
+            line += f" (the {target:g}x target is above the {bound:.2f}x the floor allows)"
     print(line, flush=True)
 
 

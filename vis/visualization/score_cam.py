@@ -11,17 +11,18 @@ activation, as the gradient methods score it.
 The map is then the CAM family's `relu(sum_k w_k A_k)`, resized and normalised
 (`vis.visualization.cam_weighting`).
 
-The masked seeds go through the compiled forward function of the engine
-(`vis.engine.evaluate`) `batch_size` at a time, each batch made just before
-it is scored: memory holds one batch, never all `channels x seeds` masked
-images (tf-keras-vis builds all of them, about 1.2 GB for one 224x224 image
-and 2,048 channels). `max_n` keeps, per seed, only the channels of largest
-spatial variance (Faster Score-CAM); the others get weight 0.
+The masked seeds are made by TensorFlow and go through the compiled forward
+function of the engine (`vis.engine.evaluate`) `batch_size` at a time, each
+batch made just before it is scored (`vis.visualization.score_masks`, the
+loop the tf-keras-vis compat `Scorecam` shares): memory holds one batch,
+never all `channels x seeds` masked images (tf-keras-vis builds all of them,
+about 1.2 GB for one 224x224 image and 2,048 channels). `max_n` keeps, per
+seed, only the channels of largest spatial variance (Faster Score-CAM); the
+others get weight 0.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -36,9 +37,9 @@ from vis.visualization.feature_maps import (
     feature_channel_axis,
     find_penultimate_layer,
     output_of,
-    resize,
 )
 from vis.visualization.score_activation import check_score_activation, score_loss
+from vis.visualization.score_masks import score_weights, selected_channels  # noqa: F401 (its old home)
 
 
 def visualize_score_cam(
@@ -120,9 +121,8 @@ def visualize_score_cam(
             f"Received: max_n={max_n!r}"
         )
     values = channels_last(engine.evaluate(inputs, losses, seeds.batches, wrt_tensor).wrt_value, penultimate)
-    weights = score_weights(
-        inputs, losses, seeds.batches, values, grid, selected_channels(values, max_n), batch_size
-    )
+    weights = score_weights(inputs, losses, seeds.batches, values, [grid], batch_size, max_n)
+    weights = weights.reshape(values.shape[0], *(1,) * (values.ndim - 2), values.shape[-1])
     return finish(seeds, weighted_maps(weights, values), grid)
 
 
@@ -136,51 +136,3 @@ def _check_maskable(tensor) -> None:
             "they weigh the feature maps by gradients instead. "
             f"Received: seed_input for an input of dtype {dtype}"
         )
-
-
-def selected_channels(values: np.ndarray, max_n: int | None) -> np.ndarray:
-    """Per seed, the channels Score-CAM scores: all, or the `max_n` of largest spatial variance.
-
-    Returns:
-        Indices of shape `(batch, n)`, largest variance first (ties by channel order).
-    """
-    count, channels = values.shape[0], values.shape[-1]
-    if max_n is None:
-        return np.tile(np.arange(channels), (count, 1))
-    variance = np.var(values.reshape(count, -1, channels), axis=1)
-    return np.argsort(-variance, axis=1, kind="stable")[:, :max_n]
-
-
-def score_weights(inputs, losses, batches, values, grid, selected, batch_size) -> np.ndarray:
-    """The weight `S(x * mask_k)` of every selected channel (0 for the others), `(batch, 1.., channels)`.
-
-    Args:
-        inputs: The model's input Keras tensors.
-        losses: `(Loss, weight)` pairs; their weighted sum is the score.
-        batches: The seeds, one batch per input.
-        values: The feature maps, channels last.
-        grid: Where the maps land on the input (`InputGrid`).
-        selected: The channels to score per seed (`selected_channels`).
-        batch_size: Masked seeds per forward pass.
-    """
-    pairs = [(seed, channel) for seed in range(len(selected)) for channel in selected[seed]]
-    weights = np.zeros((values.shape[0], values.shape[-1]))
-    for start in range(0, len(pairs), batch_size):
-        seeds, channels = (np.array(column) for column in zip(*pairs[start : start + batch_size]))
-        masks = common.normalize_each(resize(values[seeds, ..., channels], grid.shape))
-        chunk = [batch[seeds] for batch in batches]
-        target = chunk[grid.index]
-        chunk[grid.index] = (target * grid.expand(masks)).astype(target.dtype)
-        weights[seeds, channels] = engine.evaluate(inputs, _for_seeds(losses, seeds), chunk).overall_loss
-    return weights.reshape(values.shape[0], *(1,) * (values.ndim - 2), values.shape[-1])
-
-
-def _for_seeds(losses: list, seeds: np.ndarray) -> list:
-    """The losses for a chunk of masked seeds: `PerSample` filters follow the seed each input masks."""
-    chosen = []
-    for loss, weight in losses:
-        if getattr(loss, "per_sample", False):
-            loss = copy.copy(loss)  # Same cache key: the same program, fed this chunk's selection.
-            loss.filter_indices = [loss.filter_indices[seed] for seed in seeds]
-        chosen.append((loss, weight))
-    return chosen

@@ -1,17 +1,12 @@
-"""tf-keras-vis 0.8.7's `Scorecam` (and Faster Score-CAM, `max_N`) on vis's forward engine.
+"""tf-keras-vis 0.8.7's `Scorecam` (and Faster Score-CAM, `max_N`) on vis's own Score-CAM loop.
 
-The feature maps and every masked input's score come from `vis.engine.evaluate`
-(the compiled forward, `batch_size` masked inputs per call); the masking,
-channel selection and resizing follow 0.8.7 (every input masked, maps resized by
-`scipy.ndimage.zoom(order=1, mode="nearest")`), so maps match it.
-
-Definitions: 0.8.7 scores a masked input with `score(softmax(output))` whatever
-the output's activation: on a softmax head the softmax of probabilities, and on
-a one-unit sigmoid head the constant 1, so that every channel gets the same
-weight (tf-keras-vis #78, #103: a `UserWarning` says so). With
-`vis.compat.tf_keras_vis.definitions = "paper"` the score is the paper's
-probability: vis's `score_activation="auto"` (a softmax over a linear
-classifier head's logits; an output that is already a probability, raw).
+`vis.visualization.score_masks.score_weights` (which `visualize_score_cam` runs) set to 0.8.7's
+choices: every input masked, its `1e-7` in the mask's normalisation, its channel-major order over
+the union of each seed's `max_N` largest-std maps; a score function of the user's sees one
+channel's masked seeds at a time. 0.8.7 scores `score(softmax(output))` whatever the output's
+activation (on a one-unit sigmoid head the constant 1: every channel weighs the same, tf-keras-vis
+#78, #103; a `UserWarning` says so); `vis.compat.tf_keras_vis.definitions = "paper"` scores the
+paper's probability instead (vis's `score_activation="auto"`).
 """
 
 from __future__ import annotations
@@ -21,12 +16,11 @@ import warnings
 
 import keras
 import numpy as np
-from scipy.ndimage import zoom
 
 from vis import engine
 from vis.compat.tf_keras_vis import ModelVisualization, check_training, current_definitions
 from vis.compat.tf_keras_vis._cam import finish
-from vis.compat.tf_keras_vis._scoring import RowsScore, needs_eager, score_losses
+from vis.compat.tf_keras_vis._scoring import needs_eager, score_losses
 from vis.compat.tf_keras_vis.utils import (  # noqa: F401 (0.8.7's module exposes them)
     get_num_of_steps_allowed,
     is_mixed_precision,
@@ -41,6 +35,7 @@ from vis.engine import graph
 from vis.engine.compiling import policy
 from vis.visualization.common import check_count
 from vis.visualization.score_activation import resolve
+from vis.visualization.score_masks import Target, score_weights
 
 
 class Scorecam(ModelVisualization):
@@ -90,11 +85,12 @@ class Scorecam(ModelVisualization):
         inputs, outputs = list(self.model.inputs), list(self.model.outputs)
         activations = self._activations(outputs, scores)
         losses = score_losses(outputs, scores, len(batches[0]), activations, strict=True)
-        eager = needs_eager(scores)
+        targets = [Target(i, batch.shape[1:-1], batch.ndim - 2) for i, batch in enumerate(batches)]
+        eager = needs_eager(scores)  # A score function of the user's sees one channel's seeds at a time.
         with policy("eager") if eager else contextlib.nullcontext():
-            values = engine.evaluate(inputs, losses, batches, layer.output).wrt_value
-            values = top_channels(np.asarray(values, dtype="float32"), max_N)
-            weights = masked_scores(inputs, losses, batches, values, len(batches[0]) if eager else batch_size)
+            values = np.asarray(engine.evaluate(inputs, losses, batches, layer.output).wrt_value, "float32")
+            step, max_n = len(batches[0]) if eager else batch_size, _max_n(values.shape[-1], max_N)
+            weights = score_weights(inputs, losses, batches, values, targets, step, max_n, True, 1e-7)
         cam = np.einsum("b...c,bc->b...", values, weights.astype("float32"))
         cam = keras.ops.convert_to_tensor(cam)  # a tensor, as 0.8.7's `batch_dot` gives
         if activation_modifier is not None:
@@ -129,55 +125,8 @@ def _layer_of(tensor):
     return layer
 
 
-def top_channels(values: np.ndarray, max_n) -> np.ndarray:
-    """The feature maps Score-CAM scores: all, or 0.8.7's union of each seed's `max_N` largest-std maps.
-
-    Raises:
-        ValueError: For `max_N` above the channel count.
-    """
-    channels = values.shape[-1]
-    if max_n is None or max_n <= 0:
-        max_n = get_num_of_steps_allowed(channels)
-    elif max_n <= channels:
-        max_n = get_num_of_steps_allowed(max_n)
-    else:
+def _max_n(channels: int, max_n) -> int:
+    """0.8.7's `max_N`: None or <= 0 for every channel, capped by `TF_KERAS_VIS_MAX_STEPS`."""
+    if max_n is not None and max_n > channels:
         raise ValueError(f"max_N must be 1 or more and {channels} or less. Received: max_N={max_n!r}")
-    if max_n >= channels:
-        return values
-    std = values.reshape(values.shape[0], -1, channels).std(axis=1)
-    top = np.argsort(-std, axis=1, kind="stable")[:, :max_n].reshape(-1)
-    _, first = np.unique(top, return_index=True)
-    return values[..., top[np.sort(first)]]
-
-
-def _masks(maps: np.ndarray, batches: list) -> list:
-    """Per input, feature maps `(n, *spatial)` resized to it and min-max normalised, each on its own.
-
-    Resized chunk by chunk (a factor of 1 on the batch and channel axes changes nothing), so
-    memory holds one chunk of masks, not every channel of every seed.
-    """
-    masks = []
-    for batch in batches:
-        resized = zoom(maps, (1, *zoom_factor(maps.shape[1:], batch.shape[1:-1])), order=1, mode="nearest")
-        axes = tuple(range(1, resized.ndim))
-        low, high = resized.min(axis=axes, keepdims=True), resized.max(axis=axes, keepdims=True)
-        masks.append((resized - low) / (high - low + 1e-7))
-    return masks
-
-
-def masked_scores(inputs: list, losses: list, batches: list, values: np.ndarray, step: int) -> np.ndarray:
-    """The score of every seed masked by every feature map, `(batch, channels)`, `step` per engine call."""
-    count, channels = values.shape[0], values.shape[-1]
-    rows = [loss for loss, _ in losses if isinstance(loss, RowsScore) and len(loss.rows) > 1]
-    per_sample = {id(loss): loss.rows for loss in rows}
-    weights = np.zeros(count * channels)
-    for start in range(0, count * channels, step):
-        items = np.arange(start, min(start + step, count * channels))
-        maps, seeds = items // count, items % count  # channel-major, as 0.8.7 orders them
-        masks = _masks(values[seeds, ..., maps], batches)
-        chunk = [(b[seeds] * m[..., None]).astype(b.dtype) for b, m in zip(batches, masks)]
-        for loss, _ in losses:
-            if id(loss) in per_sample:
-                loss.rows = per_sample[id(loss)][seeds]
-        weights[items] = engine.evaluate(inputs, losses, chunk).overall_loss
-    return weights.reshape(channels, count).T
+    return get_num_of_steps_allowed(channels if max_n is None or max_n <= 0 else max_n)
