@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from vis import engine
 from vis.compat.tf_keras_vis import ModelVisualization, _scoring, check_training
-from vis.compat.tf_keras_vis.activation_maximization import _adapters
+from vis.compat.tf_keras_vis.activation_maximization import _adapters, _steps
 from vis.compat.tf_keras_vis.activation_maximization._legacy import LegacyRegularizer
 from vis.compat.tf_keras_vis.activation_maximization.callbacks import (
     GifGenerator2D,
@@ -48,6 +48,7 @@ from vis.engine import compiling
 _COMPILE_BUDGET_S = 1.0
 # Seconds of eager steps run so far per program (weak keys: a deleted model's programs drop out).
 _EAGER_SECONDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CHUNK_S = 0.5  # Compiled steps run in calls of about this long, so Ctrl+C stops a run soon.
 _BUILT_IN_CALLBACKS = (Progress, PrintLogger, GifGenerator2D)  # They never read `model_outputs`.
 
 
@@ -102,7 +103,8 @@ class ActivationMaximization(ModelVisualization):
         arguments = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         check_training(training)
         model = self.model
-        optimizer = _adapters.keras_optimizer(optimizer, is_mixed_precision(model))
+        if optimizer is not None:
+            optimizer = _adapters.keras_optimizer(optimizer, is_mixed_precision(model))
         scores = self._get_scores_for_multiple_outputs(score)
         input_ranges = _adapters.input_ranges_of(model, input_range)
         values = self._seeds(seed_input, input_ranges)
@@ -112,31 +114,53 @@ class ActivationMaximization(ModelVisualization):
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
             raise ValueError(f"`steps` must be an int >= 0. Received: steps={steps!r}")
         steps = get_num_of_steps_allowed(steps)
-        mode, lazy = self._mode(losses, scores)
+        eager = self._needs_eager(losses, scores)
         names = get_input_names(model)
+        program = engine.get_program(model.inputs, [loss for loss, _ in losses])
+        kinds = [[_steps.kind(m, v) for m in modifiers[n]] for n, v in zip(names, values)]
+        host = not all(k for per_input in kinds for k in per_input)
+        kinds = [[] if host else k for k in kinds]
+        steps_of = _steps.steps_for(program, values, kinds, is_mixed_precision(model))
+        fused = optimizer is None and gradient_modifier is None
+        function = steps_of.update if fused else steps_of.forward
+        mode = "eager" if eager else ("auto" if function.ready else "rent")
+        args = [a for loss, _ in losses for a in loss.get_runtime_args()]
+        args = [tf.convert_to_tensor(a, p.dtype) for a, p in zip(args, program.placeholders)]
+        weights = tf.ones([len(losses)])
+        optimizer = steps_of.optimizer if optimizer is None else optimizer
         clipped = _adapters.clip_and_modify(model, values, input_ranges, activation_modifiers)
         with managed_callbacks(**arguments) as active:
-            variables = [tf.Variable(x) for x in values]
-            for step in range(steps):
-                for i, name in enumerate(names):
-                    for modifier in modifiers[name]:
-                        values[i] = modifier(values[i])
-                for variable, value in zip(variables, values):
-                    variable.assign(value)
-                fed = [variable.numpy() for variable in variables]
+            step, seconds = 0, None  # `seconds`: a compiled step's last measured time.
+            while step < steps:
+                count = 1
+                if fused and not host and not active and mode == "auto" and seconds is not None:
+                    count = max(1, min(steps - step, int(_CHUNK_S / seconds)))  # Ctrl+C between chunks.
+                if host:
+                    self._modify_on_host(steps_of.variables, modifiers, names)
+                draws = _steps.draws([modifiers[n] for n in names], kinds, values, count)
                 started = time.perf_counter()
-                with compiling.policy("auto" if mode == "auto" else "eager"):
-                    result = engine.compute(model.inputs, losses, fed)
-                if mode == "rent" and _spend(lazy, time.perf_counter() - started, steps - step - 1):
+                with compiling.policy("auto" if mode == "auto" else "eager"), program.reporting():
+                    stacked, grads, fed = (
+                        function(tf.constant(count), draws, args, weights)
+                        if fused
+                        else function(draws, args, weights)
+                    )
+                elapsed = time.perf_counter() - started
+                if mode == "rent" and _spend(function, elapsed, steps - step - 1):
                     mode = "auto"  # Staying eager would cost more than compiling: compile at the next step.
-                grads = [tf.constant(g) for g in listify(result.grads)]
-                if gradient_modifier is not None:
-                    grads = [gradient_modifier(g) for g in grads]
-                optimizer.apply_gradients(zip(grads, variables))
-                values = [variable.value() for variable in variables]
-                clipped = _adapters.clip_and_modify(model, values, input_ranges, activation_modifiers)
+                seconds = elapsed / count if mode == "auto" and function.ready else None
+                if not fused:
+                    if gradient_modifier is not None:
+                        grads = [gradient_modifier(g) for g in grads]
+                    optimizer.apply_gradients(zip(grads, steps_of.variables))
+                step += count
+                if active or step == steps:
+                    values = [variable.value() for variable in steps_of.variables]
+                    clipped = _adapters.clip_and_modify(model, values, input_ranges, activation_modifiers)
                 if active:
-                    self._report(active, step, clipped, grads, fed, result, len(scores), regularizer_names)
+                    self._report(
+                        active, step - 1, clipped, grads, fed, stacked, len(scores), regularizer_names
+                    )
         if len(model.inputs) == 1 and not isinstance(seed_input, list):
             return clipped[0]
         return clipped
@@ -171,26 +195,28 @@ class ActivationMaximization(ModelVisualization):
         losses += [(_adapters.RegularizerLoss(r, tensor, name), 1.0) for name, r, tensor in pairs]
         return losses, [name for name, _, _ in pairs]
 
-    def _mode(self, losses: list, scores: list) -> tuple[str, object]:
-        """How the steps run, and the program's lazy gradients: 'eager' for a score or regularizer of
-        the user's (run as written), 'auto' when the program is compiled already, else 'rent' (eager
-        while its eager steps would cost less than `_COMPILE_BUDGET_S` in all, then compiled)."""
+    def _needs_eager(self, losses: list, scores: list) -> bool:
+        """Whether a score or regularizer is the user's own (run eagerly, as written)."""
         penalties = [loss.regularizer for loss, _ in losses[len(scores) :]]
-        if _scoring.needs_eager(scores) or not all(_adapters.is_built_in(r) for r in penalties):
-            return "eager", None
-        lazy = engine.get_program(self.model.inputs, [loss for loss, _ in losses]).lazy_gradients
-        return ("auto" if lazy.ready else "rent"), lazy
+        return _scoring.needs_eager(scores) or not all(_adapters.is_built_in(r) for r in penalties)
 
-    def _report(self, active, step, clipped, grads, fed, result, n_scores, regularizer_names) -> None:
+    def _modify_on_host(self, variables: list, modifiers, names: list) -> None:
+        """Applies each input's modifiers (0.8.7's way: on the current values, kept)."""
+        for variable, name in zip(variables, names):
+            value = variable.value()
+            for modifier in modifiers[name]:
+                value = modifier(value)
+            variable.assign(value)
+
+    def _report(self, active, step, clipped, grads, fed, stacked, n_scores, regularizer_names) -> None:
         """Calls the callbacks with 0.8.7's arguments (`model_outputs` on the inputs `fed` to the step)."""
-        named = [tf.constant(v) for _, v in result.named_losses]
+        named = list(tf.unstack(stacked))
         scores = [-v for v in named[:n_scores]]
         regularizations = list(zip(regularizer_names, named[n_scores:]))
         overall = [-s for s in scores] + [v for _, v in regularizations]
         outputs = []
         if any(type(c) not in _BUILT_IN_CALLBACKS for c in active):
-            inputs = [tf.constant(v) for v in fed]
-            outputs = listify(self.model(inputs[0] if len(inputs) == 1 else inputs, training=False))
+            outputs = listify(self.model(fed[0] if len(fed) == 1 else list(fed), training=False))
         for c in active:
             c(step, clipped, grads, scores, outputs, regularizations=regularizations, overall_score=overall)
 
