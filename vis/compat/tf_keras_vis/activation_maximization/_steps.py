@@ -64,27 +64,24 @@ def draw(modifier, which: str, value) -> np.ndarray:
 
 def rotate(x, params):
     """`scipy.ndimage.rotate(x, angle, axes=(1, 2), reshape=False, order=1, mode='reflect',
-    prefilter=False)` of float32 images, `params` from `draw`."""
+    prefilter=False)` of float32 images, `params` from `draw` (coordinates in float64, as scipy)."""
     shape = tf.shape(x)
     h, w = shape[1], shape[2]
     rows, cols = tf.meshgrid(tf.range(h, dtype=tf.float64), tf.range(w, dtype=tf.float64), indexing="ij")
-    at = [params[j, 0] * rows + params[j, 1] * cols + params[2, j] for j in range(2)]
-    corners, weights = [], []
-    for c, n in zip(at, (h, w)):
+    indices, weights = [], []
+    for j, n in enumerate((h, w)):
         size = tf.cast(n, tf.float64)  # Reflected about the edges' half samples, then clamped (scipy's way).
-        c = tf.math.floormod(c, 2 * size)
+        c = tf.math.floormod(params[j, 0] * rows + params[j, 1] * cols + params[2, j], 2 * size)
         c = tf.clip_by_value(tf.where(c >= size, 2 * size - 1 - c, c), 0.0, size - 1)
         low = tf.floor(c)
         first = tf.cast(low, tf.int32)
-        corners.append((first, tf.minimum(first + 1, n - 1)))
-        weights.append((1.0 - (c - low), c - low))
-    flat = tf.cast(tf.reshape(x, [shape[0], h * w, shape[3]]), tf.float64)
-    total = 0.0
-    for i in range(2):
-        for j in range(2):
-            gathered = tf.gather(flat, corners[0][i] * w + corners[1][j], axis=1)
-            total += (weights[0][i] * weights[1][j])[None, :, :, None] * gathered
-    return tf.cast(total, x.dtype)
+        indices.append(tf.stack([first, tf.minimum(first + 1, n - 1)]))
+        t = tf.cast(c - low, tf.float32)
+        weights.append(tf.stack([1.0 - t, t]))
+    corners = tf.reshape(indices[0][:, None] * w + indices[1][None, :], [4, h * w])
+    weights = tf.reshape(weights[0][:, None] * weights[1][None, :], [4, h * w, 1])
+    gathered = tf.gather(tf.reshape(x, [shape[0], h * w, shape[3]]), corners, axis=1)
+    return tf.reshape(tf.reduce_sum(gathered * weights, axis=1), shape)
 
 
 class Steps:
