@@ -231,7 +231,7 @@ def test_default_optimizer_compiled_in_chunks_equals_tfkv(seed, monkeypatch):
     compiled one step per call, then several steps per call, all equal 0.8.7's run."""
     keras.utils.set_random_seed(3)
     model = _conv_model()
-    monkeypatch.setattr(am, "_COMPILE_BUDGET_S", 0.0)  # Compiles at the second step.
+    monkeypatch.setattr(_steps, "COMPILE_BUDGET_S", 0.0)  # Compiles at the second step.
     counts = []
 
     class Counted:  # Records the steps of each compiled call.
@@ -246,7 +246,7 @@ def test_default_optimizer_compiled_in_chunks_equals_tfkv(seed, monkeypatch):
             return self.function.experimental_get_tracing_count()
 
     for chunk in (0.0, 1e9):
-        monkeypatch.setattr(am, "_CHUNK_S", chunk)
+        monkeypatch.setattr(_steps, "CHUNK_S", chunk)
         kwargs = []
         for module in (input_modifiers, tfkv_modifiers):
             rotate = module.Rotate2D(degree=20)
@@ -563,17 +563,17 @@ def test_tensor_seed_short_runs_eager_long_runs_compiled(seed, monkeypatch):
     model = _conv_model()
     call = am.ActivationMaximization(model)
     kwargs = {"seed_input": tf.constant(seed[0] / 255.0), "input_range": (0.0, 1.0)}
-    monkeypatch.setattr(am, "_COMPILE_BUDGET_S", 1e9)
+    monkeypatch.setattr(_steps, "COMPILE_BUDGET_S", 1e9)
     result = call(scores.CategoricalScore(0), steps=3, **kwargs)
     assert tf.is_tensor(result) and result.shape == (1, 8, 8, 3)
     step = _step_program(model)
     assert not step.ready and step.calls == 3
-    monkeypatch.setattr(am, "_COMPILE_BUDGET_S", 0.0)  # any eager rest costs more than a compile
+    monkeypatch.setattr(_steps, "COMPILE_BUDGET_S", 0.0)  # any eager rest costs more than a compile
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         call(scores.CategoricalScore(1), steps=3, **kwargs)
     assert step.ready and step.calls == 4  # compiled from step 2
-    monkeypatch.setattr(am, "_COMPILE_BUDGET_S", 1e9)
+    monkeypatch.setattr(_steps, "COMPILE_BUDGET_S", 1e9)
     call(scores.CategoricalScore(0), steps=2, **kwargs)
     assert step.calls == 4  # compiled now: never eager again
 
@@ -585,8 +585,8 @@ def test_a_loop_of_short_runs_compiles_once_their_eager_steps_cost_a_compile(see
     import types
 
     ticks = iter(range(10**6))
-    monkeypatch.setattr(am, "time", types.SimpleNamespace(perf_counter=lambda: next(ticks) * 0.1))
-    monkeypatch.setattr(am, "_COMPILE_BUDGET_S", 0.5)
+    monkeypatch.setattr(_steps, "time", types.SimpleNamespace(perf_counter=lambda: next(ticks) * 0.1))
+    monkeypatch.setattr(_steps, "COMPILE_BUDGET_S", 0.5)
     model = _conv_model()
     call = am.ActivationMaximization(model)
     kwargs = {"seed_input": seed[0] / 255.0, "input_range": (0.0, 1.0), "steps": 2}

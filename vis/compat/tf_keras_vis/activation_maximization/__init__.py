@@ -1,22 +1,16 @@
 """tf-keras-vis 0.8.7's `ActivationMaximization`, on vis's engine.
 
-Each step is what 0.8.7 does, with the gradient from `vis.engine`: the input
-modifiers of each input change the current values (kept), one engine call
-gives the scores (vis losses over the model outputs, `_scoring`), the
-regularizers (vis losses over the inputs they regularize, `_adapters`) and
-the gradient of `sum(regularizers) - sum(scores)` w.r.t. every input; the
-`gradient_modifier`, then the Keras optimizer's update (0.8.7's default
-`RMSprop(1.0, rho=0.999)`, loss-scaled for a mixed-precision model, or the
-user's), the values clipped to `input_range` and the callbacks. The result is
-the last step's clipped values, as tensors (one for a single-input model
-unless `seed_input` is a list).
+Each step is 0.8.7's: the input modifiers change the current values (kept),
+`vis.engine` gives the gradient of `sum(regularizers) - sum(scores)` w.r.t.
+every input (scores and regularizers as vis losses), then `gradient_modifier`,
+the Keras optimizer's update, the values clipped to `input_range` and the
+callbacks; `_steps` runs them as compiled calls. The result is the last
+step's clipped values, as tensors.
 """
 
 from __future__ import annotations
 
-import time
 import warnings
-import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -39,16 +33,7 @@ from vis.compat.tf_keras_vis.utils import (
     is_mixed_precision,
     listify,
 )
-from vis.engine import compiling
 
-# A program not compiled yet runs eagerly while its eager steps, those already run by earlier calls
-# plus the rest of this run, would take less than this (about a compile of a small model):
-# tf-keras-vis's test suite (a few steps on fresh tiny models) compiles nothing, as 0.8.7; a long
-# run, a big model or a loop of short runs on one model compiles once the budget is spent.
-_COMPILE_BUDGET_S = 1.0
-# Seconds of eager steps run so far per program (weak keys: a deleted model's programs drop out).
-_EAGER_SECONDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_CHUNK_S = 0.5  # Compiled steps run in calls of about this long, so Ctrl+C stops a run soon.
 _BUILT_IN_CALLBACKS = (Progress, PrintLogger, GifGenerator2D)  # They never read `model_outputs`.
 
 
@@ -102,68 +87,33 @@ class ActivationMaximization(ModelVisualization):
         """
         arguments = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         check_training(training)
-        model = self.model
-        if optimizer is not None:
-            optimizer = _adapters.keras_optimizer(optimizer, is_mixed_precision(model))
+        model, mixed = self.model, is_mixed_precision(self.model)
+        optimizer = None if optimizer is None else _adapters.keras_optimizer(optimizer, mixed)
         scores = self._get_scores_for_multiple_outputs(score)
         input_ranges = _adapters.input_ranges_of(model, input_range)
         values = self._seeds(seed_input, input_ranges)
         modifiers = _adapters.per_input(model, input_modifiers, "input modifiers")
-        losses, regularizer_names = self._losses(scores, regularizers, len(values[0]))
-        activation_modifiers = _adapters.activation_modifiers_of(model, activation_modifiers)
+        losses, names = self._losses(scores, regularizers, len(values[0]))
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
             raise ValueError(f"`steps` must be an int >= 0. Received: steps={steps!r}")
-        steps = get_num_of_steps_allowed(steps)
-        eager = self._needs_eager(losses, scores)
-        names = get_input_names(model)
+        clipped = _adapters.clip_and_modify(model, values, input_ranges, activation_modifiers)
         program = engine.get_program(model.inputs, [loss for loss, _ in losses])
-        kinds = [[_steps.kind(m, v) for m in modifiers[n]] for n, v in zip(names, values)]
-        host = not all(k for per_input in kinds for k in per_input)
-        kinds = [[] if host else k for k in kinds]
-        steps_of = _steps.steps_for(program, values, kinds, is_mixed_precision(model))
-        fused = optimizer is None and gradient_modifier is None
-        function = steps_of.update if fused else steps_of.forward
-        mode = "eager" if eager else ("auto" if function.ready else "rent")
         args = [a for loss, _ in losses for a in loss.get_runtime_args()]
         args = [tf.convert_to_tensor(a, p.dtype) for a, p in zip(args, program.placeholders)]
-        weights = tf.ones([len(losses)])
-        optimizer = steps_of.optimizer if optimizer is None else optimizer
-        clipped = _adapters.clip_and_modify(model, values, input_ranges, activation_modifiers)
+        modifiers = [modifiers[name] for name in get_input_names(model)]
+        runner = _steps.steps_for(program, values, modifiers, mixed)
+        penalties = [loss.regularizer for loss, _ in losses[len(scores) :]]
+        eager = _scoring.needs_eager(scores) or not all(_adapters.is_built_in(r) for r in penalties)
+        steps = get_num_of_steps_allowed(steps)
         with managed_callbacks(**arguments) as active:
-            step, seconds = 0, None  # `seconds`: a compiled step's last measured time.
-            while step < steps:
-                count = 1
-                if fused and not host and not active and mode == "auto" and seconds is not None:
-                    count = max(1, min(steps - step, int(_CHUNK_S / seconds)))  # Ctrl+C between chunks.
-                if host:
-                    self._modify_on_host(steps_of.variables, modifiers, names)
-                draws = _steps.draws([modifiers[n] for n in names], kinds, values, count)
-                started = time.perf_counter()
-                with compiling.policy("auto" if mode == "auto" else "eager"), program.reporting():
-                    stacked, grads, fed = (
-                        function(tf.constant(count), draws, args, weights)
-                        if fused
-                        else function(draws, args, weights)
-                    )
-                elapsed = time.perf_counter() - started
-                if mode == "rent" and _spend(function, elapsed, steps - step - 1):
-                    mode = "auto"  # Staying eager would cost more than compiling: compile at the next step.
-                seconds = elapsed / count if mode == "auto" and function.ready else None
-                if not fused:
-                    if gradient_modifier is not None:
-                        grads = [gradient_modifier(g) for g in grads]
-                    optimizer.apply_gradients(zip(grads, steps_of.variables))
-                step += count
-                if active or step == steps:
-                    values = [variable.value() for variable in steps_of.variables]
+            run = runner.run(steps, args, modifiers, eager, bool(active), optimizer, gradient_modifier)
+            for step, stacked, grads, fed in run:
+                if active or step == steps - 1:
+                    values = [variable.value() for variable in runner.variables]
                     clipped = _adapters.clip_and_modify(model, values, input_ranges, activation_modifiers)
                 if active:
-                    self._report(
-                        active, step - 1, clipped, grads, fed, stacked, len(scores), regularizer_names
-                    )
-        if len(model.inputs) == 1 and not isinstance(seed_input, list):
-            return clipped[0]
-        return clipped
+                    self._report(active, step, clipped, grads, fed, stacked, len(scores), names)
+        return clipped[0] if len(model.inputs) == 1 and not isinstance(seed_input, list) else clipped
 
     def _seeds(self, seed_input, input_ranges: list) -> list:
         """The starting values, one tensor per input of the input's dtype, batch axis first."""
@@ -186,27 +136,13 @@ class ActivationMaximization(ModelVisualization):
                 DeprecationWarning,
                 stacklevel=3,
             )
-            pairs = [(r.name, r, list(model.inputs)) for r in legacy]
+            triples = [(r.name, r, list(model.inputs)) for r in legacy]
         else:
-            per_input = _adapters.per_input(model, regularizers, "regularizers")
-            named = _adapters.named_regularizers(model, per_input)
-            tensors = dict(zip(get_input_names(model), model.inputs))
-            pairs = [(n, r, tensors[key]) for key, items in named.items() for n, r in items.items()]
-        losses += [(_adapters.RegularizerLoss(r, tensor, name), 1.0) for name, r, tensor in pairs]
-        return losses, [name for name, _, _ in pairs]
-
-    def _needs_eager(self, losses: list, scores: list) -> bool:
-        """Whether a score or regularizer is the user's own (run eagerly, as written)."""
-        penalties = [loss.regularizer for loss, _ in losses[len(scores) :]]
-        return _scoring.needs_eager(scores) or not all(_adapters.is_built_in(r) for r in penalties)
-
-    def _modify_on_host(self, variables: list, modifiers, names: list) -> None:
-        """Applies each input's modifiers (0.8.7's way: on the current values, kept)."""
-        for variable, name in zip(variables, names):
-            value = variable.value()
-            for modifier in modifiers[name]:
-                value = modifier(value)
-            variable.assign(value)
+            triples = _adapters.named_regularizers(
+                model, _adapters.per_input(model, regularizers, "regularizers")
+            )
+        losses += [(_adapters.RegularizerLoss(r, tensor, name), 1.0) for name, r, tensor in triples]
+        return losses, [name for name, _, _ in triples]
 
     def _report(self, active, step, clipped, grads, fed, stacked, n_scores, regularizer_names) -> None:
         """Calls the callbacks with 0.8.7's arguments (`model_outputs` on the inputs `fed` to the step)."""
@@ -247,11 +183,3 @@ def _legacy_regularizers(regularizers):
             )
         return None
     return [items] if isinstance(items, legacy) else None
-
-
-def _spend(lazy, seconds: float, remaining: int) -> bool:
-    """Adds an eager step's `seconds` to the program's account; True once the eager steps run so far
-    plus `remaining` more of them would cost more than a compile."""
-    spent = _EAGER_SECONDS.get(lazy, 0.0) + seconds
-    _EAGER_SECONDS[lazy] = spent
-    return spent + remaining * seconds > _COMPILE_BUDGET_S

@@ -1,17 +1,21 @@
-"""The steps of `ActivationMaximization`: input modifiers, engine gradient and update as one program.
+"""`ActivationMaximization`'s steps, as compiled calls.
 
-`Steps` holds, per program and batch shape, one variable per model input and
-the default optimizer (0.8.7's `RMSprop(1.0, rho=0.999)`, loss-scaled for a
-mixed-precision model), reset at each call as if new. `Jitter` and `Rotate`
-on images run inside the step: their random draws are made on the host as
-0.8.7 makes them (same generators, same order), then applied in TensorFlow
-(`tf.roll`; scipy's linear rotation with reflected edges, written out);
-other modifiers run on the host before the step. With the default optimizer
-and no `gradient_modifier`, a step is one call (`update`); otherwise the
-gradient (`forward`) and the optimizer's update are two.
+`Steps` holds, per engine program, batch shape and input modifiers, one
+variable per input and the default optimizer (0.8.7's `RMSprop(1.0,
+rho=0.999)`, loss-scaled for a mixed-precision model), reset at each call as
+if new. `Jitter` and `Rotate` run inside the step: drawn on the host as 0.8.7
+draws (same generators, same order), applied in TensorFlow (`tf.roll`; scipy's
+linear rotation with reflected edges). With only those, the default optimizer
+and no `gradient_modifier` or callback, several steps run per call (about
+`CHUNK_S`, so Ctrl+C stops a run soon). A program runs eagerly while its eager
+steps, over all runs, would cost less than a compile (`COMPILE_BUDGET_S`): short
+runs on fresh models compile nothing, as 0.8.7.
 """
 
 from __future__ import annotations
+
+import time
+import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -19,46 +23,31 @@ from scipy import special
 
 from vis.compat.tf_keras_vis.activation_maximization import _adapters
 from vis.compat.tf_keras_vis.activation_maximization.input_modifiers import Jitter, Rotate, Rotate2D
-from vis.engine.compiling import Lazy
+from vis.engine import compiling
 
+COMPILE_BUDGET_S, CHUNK_S = 1.0, 0.5
+_EAGER_SECONDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Per step function.
 _DTYPES = {"jitter": tf.int64, "rotate": tf.float64}
-_KEY = "_vis_tfkv_steps"  # The attribute of a program holding its `Steps`, by batch shape.
+_KEY = "_vis_tfkv_steps"  # The attribute of a program holding its `Steps`.
 
 
 def kind(modifier, value) -> str | None:
     """'jitter' or 'rotate' for a modifier that runs inside the step on this input, else None."""
-    rank = len(value.shape)
     if value.dtype != tf.float32:
         return None
-    if type(modifier) is Jitter and rank >= 3:
+    if type(modifier) is Jitter and len(value.shape) >= 3:
         return "jitter"
-    if type(modifier) in (Rotate, Rotate2D) and rank == 4 and sorted(a % 4 for a in modifier.axes) == [1, 2]:
-        return "rotate"
-    return None
-
-
-def draws(modifiers: list, kinds: list, values: list, count: int) -> list:
-    """The in-graph modifiers' random parameters of `count` steps, drawn in 0.8.7's order (step by
-    step, input by input); per input and modifier, stacked on a new first axis."""
-    drawn = [
-        [[draw(m, k, v) for m, k in zip(ms, ks)] for ms, ks, v in zip(modifiers, kinds, values)]
-        for _ in range(count)
-    ]
-    return [
-        [tf.constant(np.stack([d[i][j] for d in drawn])) for j in range(len(ks))]
-        for i, ks in enumerate(kinds)
-    ]
+    axes = sorted(a % 4 for a in modifier.axes) if type(modifier) in (Rotate, Rotate2D) else None
+    return "rotate" if len(value.shape) == 4 and axes == [1, 2] else None
 
 
 def draw(modifier, which: str, value) -> np.ndarray:
-    """The modifier's random parameters, drawn as 0.8.7 draws them: shifts, or the rotation's
-    `[[c, s], [-s, c], offset]` (`scipy.ndimage.rotate`'s matrix and offset, in float64)."""
+    """The modifier's next random parameters: shifts, or `[[c, s], [-s, c], offset]` (scipy's)."""
     if which == "jitter":
         return np.random.randint(-modifier.jitter, modifier.jitter, len(value.shape) - 2).astype(np.int64)
     angle = modifier.random_generator.uniform(-modifier.degree, modifier.degree)
     c, s = special.cosdg(angle), special.sindg(angle)
-    matrix = np.array([[c, s], [-s, c]])
-    center = (np.array(value.shape[1:3], np.float64) - 1) / 2
+    matrix, center = np.array([[c, s], [-s, c]]), (np.array(value.shape[1:3], np.float64) - 1) / 2
     return np.vstack([matrix, center - matrix @ center])
 
 
@@ -73,11 +62,9 @@ def rotate(x, params):
         size = tf.cast(n, tf.float64)  # Reflected about the edges' half samples, then clamped (scipy's way).
         c = tf.math.floormod(params[j, 0] * rows + params[j, 1] * cols + params[2, j], 2 * size)
         c = tf.clip_by_value(tf.where(c >= size, 2 * size - 1 - c, c), 0.0, size - 1)
-        low = tf.floor(c)
-        first = tf.cast(low, tf.int32)
-        indices.append(tf.stack([first, tf.minimum(first + 1, n - 1)]))
-        t = tf.cast(c - low, tf.float32)
-        weights.append(tf.stack([1.0 - t, t]))
+        first = tf.floor(c)
+        indices.append(tf.stack([tf.cast(first, tf.int32), tf.minimum(tf.cast(first, tf.int32) + 1, n - 1)]))
+        weights.append(tf.stack([1.0 - tf.cast(c - first, tf.float32), tf.cast(c - first, tf.float32)]))
     corners = tf.reshape(indices[0][:, None] * w + indices[1][None, :], [4, h * w])
     weights = tf.reshape(weights[0][:, None] * weights[1][None, :], [4, h * w, 1])
     gathered = tf.gather(tf.reshape(x, [shape[0], h * w, shape[3]]), corners, axis=1)
@@ -85,20 +72,15 @@ def rotate(x, params):
 
 
 class Steps:
-    """Variables, default optimizer and step programs of one engine program and batch shape."""
+    """Variables, default optimizer and compiled steps of one program, batch shape and modifiers."""
 
     def __init__(self, program, values: list, kinds: list, mixed: bool) -> None:
         self.program, self.kinds = program, kinds
         self.variables = [tf.Variable(v) for v in values]
         self.optimizer = _adapters.keras_optimizer(None, mixed)
         self.optimizer.build(self.variables)
-        state = {
-            id(v): v
-            for o in (self.optimizer, getattr(self.optimizer, "inner_optimizer", None))
-            if o
-            for v in o.variables
-        }
-        self.state = [(v, v.numpy()) for v in state.values()]
+        wrapped = [self.optimizer, getattr(self.optimizer, "inner_optimizer", self.optimizer)]
+        self.state = [(v, v.numpy()) for v in {id(v): v for o in wrapped for v in o.variables}.values()]
         specs = [
             [
                 tf.TensorSpec([None, len(v.shape) - 2] if k == "jitter" else [None, 3, 2], _DTYPES[k])
@@ -109,15 +91,8 @@ class Steps:
         specs = [specs, [tf.TensorSpec(p.shape, p.dtype) for p in program.placeholders]]
         specs.append(tf.TensorSpec([len(program.loss_names)], tf.float32))
         name = "tf-keras-vis ActivationMaximization"
-        self.forward = Lazy(self._first, specs, f"{name} (gradient)")
-        self.update = Lazy(self._steps, [tf.TensorSpec([], tf.int32), *specs], f"{name} (steps)")
-
-    def start(self, values: list) -> None:
-        """Sets the variables to `values` and the default optimizer to its initial state."""
-        for variable, value in zip(self.variables, values):
-            variable.assign(value)
-        for variable, value in self.state:
-            variable.assign(value)
+        self.forward = compiling.Lazy(self._first, specs, f"{name} (gradient)")
+        self.update = compiling.Lazy(self._steps, [tf.TensorSpec([], tf.int32), *specs], f"{name} (steps)")
 
     def _forward(self, draws, args, weights):
         """The in-graph modifiers (kept in the variables), then the engine's losses and gradients."""
@@ -138,12 +113,10 @@ class Steps:
         return stacked, [tf.cast(g, v.dtype) for g, v in zip(grads, self.variables)], fed
 
     def _first(self, draws, args, weights):
-        """`_forward` with the first step's `draws`."""
         return self._forward([[p[0] for p in d] for d in draws], args, weights)
 
     def _steps(self, count, draws, args, weights):
-        """`count` steps of `_forward` and the default optimizer's update (`draws` stacked per step);
-        the last step's results."""
+        """`count` steps and updates by the default optimizer; the last step's results."""
 
         def step(i, *_):
             stacked, grads, fed = self._forward([[p[i] for p in d] for d in draws], args, weights)
@@ -151,13 +124,67 @@ class Steps:
             return i + 1, stacked, grads, fed
 
         zeros = [tf.zeros_like(v) for v in self.variables]
-        batch = self.variables[0].shape[0]
-        start = (tf.constant(0), tf.zeros([len(self.program.loss_names), batch]), zeros, zeros)
+        start = (
+            tf.constant(0),
+            tf.zeros([len(self.program.loss_names), self.variables[0].shape[0]]),
+            zeros,
+            zeros,
+        )
         return tf.while_loop(lambda i, *_: i < count, step, start)[1:]
 
+    def _draws(self, modifiers: list, count: int) -> list:
+        """The in-graph modifiers' parameters of `count` steps, drawn in 0.8.7's order (step, input,
+        modifier); per input and modifier, stacked on a new first axis."""
+        ordered = list(zip(modifiers, self.kinds, self.variables))
+        drawn = [[[draw(m, k, v) for m, k in zip(ms, ks)] for ms, ks, v in ordered] for _ in range(count)]
+        return [
+            [tf.constant(np.stack([d[i][j] for d in drawn])) for j in range(len(ks))]
+            for i, ks in enumerate(self.kinds)
+        ]
 
-def steps_for(program, values: list, kinds: list, mixed: bool) -> Steps:
-    """The program's cached `Steps` for this batch shape and modifier kinds (a few kept)."""
+    def run(self, steps: int, args: list, modifiers: list, eager: bool, stepwise: bool, optimizer, modify):
+        """Runs the steps from the variables' values; yields `(i, losses, grads, fed)` after step `i`
+        (after each step when `stepwise`, else possibly after several)."""
+        fused, host = (
+            optimizer is None and modify is None,
+            sum(map(len, modifiers)) > sum(map(len, self.kinds)),
+        )
+        function, optimizer = (self.update, None) if fused else (self.forward, optimizer or self.optimizer)
+        mode = "eager" if eager else ("auto" if function.ready else "rent")
+        weights = tf.ones([len(self.program.loss_names)])
+        step, seconds = 0, None  # `seconds`: a compiled step's last measured time.
+        while step < steps:
+            count = 1 if stepwise or host or not fused or not seconds else max(1, int(CHUNK_S / seconds))
+            count = min(count, steps - step)
+            for variable, items in zip(self.variables, modifiers if host else []):
+                for modifier in items:
+                    variable.assign(modifier(variable.value()))
+            draws = self._draws(modifiers, count)
+            started = time.perf_counter()
+            with compiling.policy("auto" if mode == "auto" else "eager"), self.program.reporting():
+                stacked, grads, fed = function(*([tf.constant(count)] if fused else []), draws, args, weights)
+            elapsed = time.perf_counter() - started
+            if mode == "rent" and _spend(function, elapsed, steps - step - 1):
+                mode = "auto"  # Staying eager would cost more than compiling: compile at the next step.
+            seconds = elapsed / count if mode == "auto" and function.ready else None
+            if not fused:
+                grads = grads if modify is None else [modify(g) for g in grads]
+                optimizer.apply_gradients(zip(grads, self.variables))
+            step += count
+            yield step - 1, stacked, grads, fed
+
+
+def _spend(function, seconds: float, remaining: int) -> bool:
+    """Adds an eager step's `seconds` to the function's account; True once its eager steps so far plus
+    `remaining` more would cost more than a compile."""
+    spent = _EAGER_SECONDS[function] = _EAGER_SECONDS.get(function, 0.0) + seconds
+    return spent + remaining * seconds > COMPILE_BUDGET_S
+
+
+def steps_for(program, values: list, modifiers: list, mixed: bool) -> Steps:
+    """The program's `Steps` for these values' shapes and modifiers (a few kept), set to `values`."""
+    kinds = [[kind(m, v) for m in items] for items, v in zip(modifiers, values)]
+    kinds = kinds if all(map(all, kinds)) else [[] for _ in kinds]  # All on the host, in order.
     cache = program.__dict__.setdefault(_KEY, {})
     key = (tuple((tuple(v.shape), v.dtype.name) for v in values), tuple(map(tuple, kinds)), mixed)
     if key not in cache:
@@ -165,5 +192,6 @@ def steps_for(program, values: list, kinds: list, mixed: bool) -> Steps:
             cache.pop(next(iter(cache)))
         cache[key] = Steps(program, values, kinds, mixed)
     steps = cache[key]
-    steps.start(values)
+    for variable, value in [*zip(steps.variables, values), *steps.state]:
+        variable.assign(value)
     return steps
