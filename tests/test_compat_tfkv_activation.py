@@ -226,11 +226,18 @@ def test_in_graph_rotation_equals_scipy(shape):
         np.testing.assert_allclose(_steps.rotate(tf.constant(x), tf.constant(params)), expected, atol=1e-3)
 
 
-def test_default_optimizer_compiled_in_chunks_equals_tfkv(seed, monkeypatch):
-    """0.8.7's defaults (its optimizer, `Jitter` and seeded `Rotate2D` in the compiled step): eager, then
-    compiled one step per call, then several steps per call, all equal 0.8.7's run."""
-    keras.utils.set_random_seed(3)
-    model = _conv_model()
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
+def test_default_optimizer_compiled_in_chunks_equals_tfkv(seed, monkeypatch, policy):
+    """0.8.7's defaults (its optimizer, loss-scaled for float16; `Jitter` and seeded `Rotate2D` in the
+    compiled step): eager, then compiled one step per call, then several steps per call, all equal
+    0.8.7's run."""
+    before = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        keras.utils.set_random_seed(3)
+        model = _conv_model()
+    finally:
+        keras.mixed_precision.set_global_policy(before)
     monkeypatch.setattr(_steps, "COMPILE_BUDGET_S", 0.0)  # Compiles at the second step.
     counts = []
 
