@@ -158,28 +158,27 @@ class ActivationMaximization(ModelVisualization):
 
 
 def _legacy_regularizers(regularizers):
-    """The regularizers as a list when all are legacy ones (`utils.regularizers`), else None.
+    """The regularizers as a list when they are legacy ones (`utils.regularizers`), else None.
 
     Raises:
         ValueError: When legacy and current regularizers are mixed, or legacy ones are given per input.
     """
-    legacy = LegacyRegularizer
     items = [listify(r) for r in regularizers.values()] if isinstance(regularizers, dict) else regularizers
-    if isinstance(items, (tuple, list)):
-        if any(isinstance(r, (tuple, list)) for r in items):
-            if any(isinstance(r, legacy) for group in items for r in listify(group)):
-                raise ValueError(
-                    "Legacy regularizers (`utils.regularizers`) must be given as one instance or a "
-                    f"list of instances, not per input. Received: regularizers={regularizers!r}"[:400]
-                )
-            return None
-        flags = [isinstance(r, legacy) for r in items]
-        if flags and all(flags):
-            return list(items)
-        if any(flags):
-            raise ValueError(
-                "Regularizers of `activation_maximization.regularizers` and legacy ones "
-                f"(`utils.regularizers`) cannot be mixed. Received: regularizers={regularizers!r}"[:400]
-            )
+    items = list(items) if isinstance(items, (tuple, list)) else [items]
+    nested = any(isinstance(r, (tuple, list)) for r in items)
+    legacy = [
+        isinstance(r, LegacyRegularizer) for group in items for r in (listify(group) if nested else [group])
+    ]
+    if not any(legacy):
         return None
-    return [items] if isinstance(items, legacy) else None
+    if nested or not all(legacy):
+        what = (
+            "a list of them, not per input"
+            if nested
+            else "a list of them: they cannot be mixed with current ones"
+        )
+        raise ValueError(
+            f"Legacy regularizers (`utils.regularizers`) must be given as one instance or {what}. "
+            f"Received: regularizers={regularizers!r}"[:400]
+        )
+    return items
