@@ -10,6 +10,7 @@ number of values.
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from abc import ABC, abstractmethod
 
@@ -19,16 +20,7 @@ _USE = "Please use `vis.compat.tf_keras_vis.activation_maximization.regularizers
 
 
 def deprecated_class(version: str, reason: str | None = None):
-    """A class decorator: the class warns `DeprecationWarning` at each instantiation, as the
-    `deprecated` package words it.
-
-    Args:
-        version: The tf-keras-vis version that deprecated the class.
-        reason: What to use instead, or None.
-
-    Returns:
-        The decorator.
-    """
+    """A class decorator: the class warns at each instantiation, worded as the `deprecated` package."""
 
     def decorate(cls):
         message = f"Call to deprecated class {cls.__name__}." + (f" ({reason})" if reason else "")
@@ -58,10 +50,7 @@ def _float(x):
 
 
 def _sample_size(x) -> int:
-    size = 1
-    for dim in tuple(x.shape)[1:]:
-        size *= int(dim)
-    return size
+    return math.prod(int(d) for d in tuple(x.shape)[1:])
 
 
 @deprecated_class(version="0.7.0", reason=_USE.format("Regularizer"))

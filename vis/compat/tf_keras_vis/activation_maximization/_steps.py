@@ -81,15 +81,12 @@ class Steps:
         self.optimizer.build(self.variables)
         wrapped = [self.optimizer, getattr(self.optimizer, "inner_optimizer", self.optimizer)]
         self.state = [(v, v.numpy()) for v in {id(v): v for o in wrapped for v in o.variables}.values()]
+        shapes = {"jitter": lambda v: [None, len(v.shape) - 2], "rotate": lambda v: [None, 3, 2]}
         specs = [
-            [
-                tf.TensorSpec([None, len(v.shape) - 2] if k == "jitter" else [None, 3, 2], _DTYPES[k])
-                for k in ks
-            ]
-            for ks, v in zip(kinds, values)
+            [[tf.TensorSpec(shapes[k](v), _DTYPES[k]) for k in ks] for ks, v in zip(kinds, values)],
+            [tf.TensorSpec(p.shape, p.dtype) for p in program.placeholders],
+            tf.TensorSpec([len(program.loss_names)], tf.float32),
         ]
-        specs = [specs, [tf.TensorSpec(p.shape, p.dtype) for p in program.placeholders]]
-        specs.append(tf.TensorSpec([len(program.loss_names)], tf.float32))
         name = "tf-keras-vis ActivationMaximization"
         self.forward = compiling.Lazy(self._first, specs, f"{name} (gradient)")
         self.update = compiling.Lazy(self._steps, [tf.TensorSpec([], tf.int32), *specs], f"{name} (steps)")
@@ -100,11 +97,8 @@ class Steps:
         for variable, kinds, params in zip(self.variables, self.kinds, draws):
             x = variable.value()
             for which, p in zip(kinds, params):
-                x = (
-                    tf.roll(x, p, axis=list(range(1, len(x.shape) - 1)))
-                    if which == "jitter"
-                    else rotate(x, p)
-                )
+                spatial = list(range(1, len(x.shape) - 1))
+                x = tf.roll(x, p, axis=spatial) if which == "jitter" else rotate(x, p)
             if kinds:
                 variable.assign(x)
             fed.append(x)
@@ -124,13 +118,8 @@ class Steps:
             return i + 1, stacked, grads, fed
 
         zeros = [tf.zeros_like(v) for v in self.variables]
-        start = (
-            tf.constant(0),
-            tf.zeros([len(self.program.loss_names), self.variables[0].shape[0]]),
-            zeros,
-            zeros,
-        )
-        return tf.while_loop(lambda i, *_: i < count, step, start)[1:]
+        losses = tf.zeros([len(self.program.loss_names), self.variables[0].shape[0]])
+        return tf.while_loop(lambda i, *_: i < count, step, (tf.constant(0), losses, zeros, zeros))[1:]
 
     def _draws(self, modifiers: list, count: int) -> list:
         """The in-graph modifiers' parameters of `count` steps, drawn in 0.8.7's order (step, input,
@@ -145,10 +134,8 @@ class Steps:
     def run(self, steps: int, args: list, modifiers: list, eager: bool, stepwise: bool, optimizer, modify):
         """Runs the steps from the variables' values; yields `(i, losses, grads, fed)` after step `i`
         (after each step when `stepwise`, else possibly after several)."""
-        fused, host = (
-            optimizer is None and modify is None,
-            sum(map(len, modifiers)) > sum(map(len, self.kinds)),
-        )
+        fused = optimizer is None and modify is None
+        host = sum(map(len, modifiers)) > sum(map(len, self.kinds))  # Not in the step: all on the host.
         function, optimizer = (self.update, None) if fused else (self.forward, optimizer or self.optimizer)
         mode = "eager" if eager else ("auto" if function.ready else "rent")
         weights = tf.ones([len(self.program.loss_names)])
