@@ -25,7 +25,12 @@ from tf_keras_vis.activation_maximization import regularizers as tfkv_regularize
 from tf_keras_vis.utils import scores as tfkv_scores  # noqa: E402
 
 from vis.compat.tf_keras_vis import activation_maximization as am  # noqa: E402
-from vis.compat.tf_keras_vis.activation_maximization import callbacks, input_modifiers, regularizers  # noqa: E402
+from vis.compat.tf_keras_vis.activation_maximization import (  # noqa: E402
+    _steps,
+    callbacks,
+    input_modifiers,
+    regularizers,
+)
 from vis.compat.tf_keras_vis.utils import scores  # noqa: E402
 
 
@@ -205,6 +210,64 @@ def test_same_result_as_tfkv_with_modifiers_and_regularizers(conv_model, seed):
     probability = conv_model.predict(ours.numpy(), verbose=0)[:, 1]
     assert (probability > conv_model.predict(small, verbose=0)[:, 1]).all()
     assert_unchanged(conv_model, before, seed)
+
+
+@pytest.mark.parametrize("shape", [(1, 16, 16, 3), (2, 7, 9, 2), (1, 1, 5, 1)])
+def test_in_graph_rotation_equals_scipy(shape):
+    """The step's rotation (TensorFlow) is `scipy.ndimage.rotate`'s, reflected edges included."""
+    from scipy.ndimage import rotate
+
+    x = np.random.default_rng(1).uniform(0, 255, shape).astype("float32")
+    modifier = input_modifiers.Rotate2D(degree=180.0)
+    for _ in range(6):
+        params = _steps.draw(modifier, "rotate", x)
+        angle = np.degrees(np.arctan2(params[0, 1], params[0, 0]))
+        expected = rotate(x, angle, axes=(1, 2), reshape=False, order=1, mode="reflect", prefilter=False)
+        np.testing.assert_allclose(_steps.rotate(tf.constant(x), tf.constant(params)), expected, atol=1e-3)
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
+def test_default_optimizer_compiled_in_chunks_equals_tfkv(seed, monkeypatch, policy):
+    """0.8.7's defaults (its optimizer, loss-scaled for float16; `Jitter` and seeded `Rotate2D` in the
+    compiled step): eager, then compiled one step per call, then several steps per call, all equal
+    0.8.7's run."""
+    before = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        keras.utils.set_random_seed(3)
+        model = _conv_model()
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+    monkeypatch.setattr(_steps, "COMPILE_BUDGET_S", 0.0)  # Compiles at the second step.
+    counts = []
+
+    class Counted:  # Records the steps of each compiled call.
+        def __init__(self, function):
+            self.function = function
+
+        def __call__(self, count, *args):
+            counts.append(int(count))
+            return self.function(count, *args)
+
+        def experimental_get_tracing_count(self):
+            return self.function.experimental_get_tracing_count()
+
+    for chunk in (0.0, 1e9):
+        monkeypatch.setattr(_steps, "CHUNK_S", chunk)
+        kwargs = []
+        for module in (input_modifiers, tfkv_modifiers):
+            rotate = module.Rotate2D(degree=20)
+            rotate.random_generator = np.random.default_rng(5)
+            kwargs.append(
+                {"steps": 5, "input_range": (0.0, 1.0), "input_modifiers": [module.Jitter(2), rotate]}
+            )
+        ours, theirs = _run(model, seed / 255.0, *kwargs)
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-4, atol=1e-4)
+        assert np.abs(ours.numpy() - seed / 255.0).max() > 0.05
+        if chunk == 0.0:
+            update = _step_program(model)
+            monkeypatch.setattr(update, "compiled", Counted(update.compiled))
+    assert counts == [1, 4]  # A measured step, then the rest in one call (bounded by `_CHUNK_S`).
 
 
 def test_score_rises_on_defaults_as_in_tfkv(conv_model, seed):
@@ -489,28 +552,37 @@ def test_readme_example_runs_with_the_import_changed(monkeypatch):
     assert 0 <= float(tf.reduce_min(activations)) and float(tf.reduce_max(activations)) <= 255
 
 
+def _step_program(model, loss="Norm"):
+    """The compiled steps (`_steps.Steps.update`) of the model's act-max program."""
+    from vis import engine
+
+    programs = engine._cache_of(engine._owner(model.inputs)).values()
+    (program,) = [p for p in programs if loss in p.loss_names and _steps._KEY in p.__dict__]
+    (steps,) = program.__dict__[_steps._KEY].values()
+    return steps.update
+
+
 def test_tensor_seed_short_runs_eager_long_runs_compiled(seed, monkeypatch):
     """A tensor seed (tf-keras-vis #93, #102) without the batch axis. On a fresh model a run stays
     eager while the rest of it would cost less than a compile (as cheap as 0.8.7's tape); beyond
     that it compiles (no fallback warning), and later runs use the compiled program."""
-    from vis import engine
 
     model = _conv_model()
     call = am.ActivationMaximization(model)
     kwargs = {"seed_input": tf.constant(seed[0] / 255.0), "input_range": (0.0, 1.0)}
-    monkeypatch.setattr(am, "_COMPILE_BUDGET_S", 1e9)
+    monkeypatch.setattr(_steps, "COMPILE_BUDGET_S", 1e9)
     result = call(scores.CategoricalScore(0), steps=3, **kwargs)
     assert tf.is_tensor(result) and result.shape == (1, 8, 8, 3)
-    (program,) = [p for p in engine._cache_of(engine._owner(model.inputs)).values() if "Norm" in p.loss_names]
-    assert not program.lazy_gradients.ready and program.lazy_gradients.calls == 3
-    monkeypatch.setattr(am, "_COMPILE_BUDGET_S", 0.0)  # any eager rest costs more than a compile
+    step = _step_program(model)
+    assert not step.ready and step.calls == 3
+    monkeypatch.setattr(_steps, "COMPILE_BUDGET_S", 0.0)  # any eager rest costs more than a compile
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         call(scores.CategoricalScore(1), steps=3, **kwargs)
-    assert program.lazy_gradients.ready and program.lazy_gradients.calls == 4  # compiled from step 2
-    monkeypatch.setattr(am, "_COMPILE_BUDGET_S", 1e9)
+    assert step.ready and step.calls == 4  # compiled from step 2
+    monkeypatch.setattr(_steps, "COMPILE_BUDGET_S", 1e9)
     call(scores.CategoricalScore(0), steps=2, **kwargs)
-    assert program.lazy_gradients.calls == 4  # compiled now: never eager again
+    assert step.calls == 4  # compiled now: never eager again
 
 
 def test_a_loop_of_short_runs_compiles_once_their_eager_steps_cost_a_compile(seed, monkeypatch):
@@ -519,20 +591,18 @@ def test_a_loop_of_short_runs_compiles_once_their_eager_steps_cost_a_compile(see
     step cost 0.1 s against a 0.5 s budget: runs 1 and 2 (0.4 s) stay eager, run 3 compiles."""
     import types
 
-    from vis import engine
-
     ticks = iter(range(10**6))
-    monkeypatch.setattr(am, "time", types.SimpleNamespace(perf_counter=lambda: next(ticks) * 0.1))
-    monkeypatch.setattr(am, "_COMPILE_BUDGET_S", 0.5)
+    monkeypatch.setattr(_steps, "time", types.SimpleNamespace(perf_counter=lambda: next(ticks) * 0.1))
+    monkeypatch.setattr(_steps, "COMPILE_BUDGET_S", 0.5)
     model = _conv_model()
     call = am.ActivationMaximization(model)
     kwargs = {"seed_input": seed[0] / 255.0, "input_range": (0.0, 1.0), "steps": 2}
     call(scores.CategoricalScore(0), **kwargs)
-    (program,) = [p for p in engine._cache_of(engine._owner(model.inputs)).values() if "Norm" in p.loss_names]
+    step = _step_program(model)
     call(scores.CategoricalScore(1), **kwargs)
-    assert not program.lazy_gradients.ready and program.lazy_gradients.calls == 4
+    assert not step.ready and step.calls == 4
     call(scores.CategoricalScore(0), **kwargs)
-    assert program.lazy_gradients.ready and program.lazy_gradients.calls == 5  # step 2 of run 3 compiled
+    assert step.ready and step.calls == 5  # step 2 of run 3 compiled
 
 
 def test_user_score_and_regularizer_functions_run_as_written(conv_model, seed):

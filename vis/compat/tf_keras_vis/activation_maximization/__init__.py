@@ -1,29 +1,23 @@
 """tf-keras-vis 0.8.7's `ActivationMaximization`, on vis's engine.
 
-Each step is what 0.8.7 does, with the gradient from `vis.engine`: the input
-modifiers of each input change the current values (kept), one engine call
-gives the scores (vis losses over the model outputs, `_scoring`), the
-regularizers (vis losses over the inputs they regularize, `_adapters`) and
-the gradient of `sum(regularizers) - sum(scores)` w.r.t. every input; the
-`gradient_modifier`, then the Keras optimizer's update (0.8.7's default
-`RMSprop(1.0, rho=0.999)`, loss-scaled for a mixed-precision model, or the
-user's), the values clipped to `input_range` and the callbacks. The result is
-the last step's clipped values, as tensors (one for a single-input model
-unless `seed_input` is a list).
+Each step is 0.8.7's: the input modifiers change the current values (kept),
+`vis.engine` gives the gradient of `sum(regularizers) - sum(scores)` w.r.t.
+every input (scores and regularizers as vis losses), then `gradient_modifier`,
+the Keras optimizer's update, the values clipped to `input_range` and the
+callbacks; `_steps` runs them as compiled calls. The result is the last
+step's clipped values, as tensors.
 """
 
 from __future__ import annotations
 
-import time
 import warnings
-import weakref
 
 import numpy as np
 import tensorflow as tf
 
 from vis import engine
 from vis.compat.tf_keras_vis import ModelVisualization, _scoring, check_training
-from vis.compat.tf_keras_vis.activation_maximization import _adapters
+from vis.compat.tf_keras_vis.activation_maximization import _adapters, _steps
 from vis.compat.tf_keras_vis.activation_maximization._legacy import LegacyRegularizer
 from vis.compat.tf_keras_vis.activation_maximization.callbacks import (
     GifGenerator2D,
@@ -39,15 +33,7 @@ from vis.compat.tf_keras_vis.utils import (
     is_mixed_precision,
     listify,
 )
-from vis.engine import compiling
 
-# A program not compiled yet runs eagerly while its eager steps, those already run by earlier calls
-# plus the rest of this run, would take less than this (about a compile of a small model):
-# tf-keras-vis's test suite (a few steps on fresh tiny models) compiles nothing, as 0.8.7; a long
-# run, a big model or a loop of short runs on one model compiles once the budget is spent.
-_COMPILE_BUDGET_S = 1.0
-# Seconds of eager steps run so far per program (weak keys: a deleted model's programs drop out).
-_EAGER_SECONDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _BUILT_IN_CALLBACKS = (Progress, PrintLogger, GifGenerator2D)  # They never read `model_outputs`.
 
 
@@ -101,45 +87,33 @@ class ActivationMaximization(ModelVisualization):
         """
         arguments = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         check_training(training)
-        model = self.model
-        optimizer = _adapters.keras_optimizer(optimizer, is_mixed_precision(model))
+        model, mixed = self.model, is_mixed_precision(self.model)
+        optimizer = None if optimizer is None else _adapters.keras_optimizer(optimizer, mixed)
         scores = self._get_scores_for_multiple_outputs(score)
         input_ranges = _adapters.input_ranges_of(model, input_range)
         values = self._seeds(seed_input, input_ranges)
         modifiers = _adapters.per_input(model, input_modifiers, "input modifiers")
-        losses, regularizer_names = self._losses(scores, regularizers, len(values[0]))
-        activation_modifiers = _adapters.activation_modifiers_of(model, activation_modifiers)
+        losses, names = self._losses(scores, regularizers, len(values[0]))
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
             raise ValueError(f"`steps` must be an int >= 0. Received: steps={steps!r}")
-        steps = get_num_of_steps_allowed(steps)
-        mode, lazy = self._mode(losses, scores)
-        names = get_input_names(model)
         clipped = _adapters.clip_and_modify(model, values, input_ranges, activation_modifiers)
+        program = engine.get_program(model.inputs, [loss for loss, _ in losses])
+        args = [a for loss, _ in losses for a in loss.get_runtime_args()]
+        args = [tf.convert_to_tensor(a, p.dtype) for a, p in zip(args, program.placeholders)]
+        modifiers = [modifiers[name] for name in get_input_names(model)]
+        runner = _steps.steps_for(program, values, modifiers, mixed)
+        penalties = [loss.regularizer for loss, _ in losses[len(scores) :]]
+        eager = _scoring.needs_eager(scores) or not all(_adapters.is_built_in(r) for r in penalties)
+        steps = get_num_of_steps_allowed(steps)
         with managed_callbacks(**arguments) as active:
-            variables = [tf.Variable(x) for x in values]
-            for step in range(steps):
-                for i, name in enumerate(names):
-                    for modifier in modifiers[name]:
-                        values[i] = modifier(values[i])
-                for variable, value in zip(variables, values):
-                    variable.assign(value)
-                fed = [variable.numpy() for variable in variables]
-                started = time.perf_counter()
-                with compiling.policy("auto" if mode == "auto" else "eager"):
-                    result = engine.compute(model.inputs, losses, fed)
-                if mode == "rent" and _spend(lazy, time.perf_counter() - started, steps - step - 1):
-                    mode = "auto"  # Staying eager would cost more than compiling: compile at the next step.
-                grads = [tf.constant(g) for g in listify(result.grads)]
-                if gradient_modifier is not None:
-                    grads = [gradient_modifier(g) for g in grads]
-                optimizer.apply_gradients(zip(grads, variables))
-                values = [variable.value() for variable in variables]
-                clipped = _adapters.clip_and_modify(model, values, input_ranges, activation_modifiers)
+            run = runner.run(steps, args, modifiers, eager, bool(active), optimizer, gradient_modifier)
+            for step, stacked, grads, fed in run:
+                if active or step == steps - 1:
+                    values = [variable.value() for variable in runner.variables]
+                    clipped = _adapters.clip_and_modify(model, values, input_ranges, activation_modifiers)
                 if active:
-                    self._report(active, step, clipped, grads, fed, result, len(scores), regularizer_names)
-        if len(model.inputs) == 1 and not isinstance(seed_input, list):
-            return clipped[0]
-        return clipped
+                    self._report(active, step, clipped, grads, fed, stacked, len(scores), names)
+        return clipped[0] if len(model.inputs) == 1 and not isinstance(seed_input, list) else clipped
 
     def _seeds(self, seed_input, input_ranges: list) -> list:
         """The starting values, one tensor per input of the input's dtype, batch axis first."""
@@ -162,70 +136,49 @@ class ActivationMaximization(ModelVisualization):
                 DeprecationWarning,
                 stacklevel=3,
             )
-            pairs = [(r.name, r, list(model.inputs)) for r in legacy]
+            triples = [(r.name, r, list(model.inputs)) for r in legacy]
         else:
-            per_input = _adapters.per_input(model, regularizers, "regularizers")
-            named = _adapters.named_regularizers(model, per_input)
-            tensors = dict(zip(get_input_names(model), model.inputs))
-            pairs = [(n, r, tensors[key]) for key, items in named.items() for n, r in items.items()]
-        losses += [(_adapters.RegularizerLoss(r, tensor, name), 1.0) for name, r, tensor in pairs]
-        return losses, [name for name, _, _ in pairs]
+            triples = _adapters.named_regularizers(
+                model, _adapters.per_input(model, regularizers, "regularizers")
+            )
+        losses += [(_adapters.RegularizerLoss(r, tensor, name), 1.0) for name, r, tensor in triples]
+        return losses, [name for name, _, _ in triples]
 
-    def _mode(self, losses: list, scores: list) -> tuple[str, object]:
-        """How the steps run, and the program's lazy gradients: 'eager' for a score or regularizer of
-        the user's (run as written), 'auto' when the program is compiled already, else 'rent' (eager
-        while its eager steps would cost less than `_COMPILE_BUDGET_S` in all, then compiled)."""
-        penalties = [loss.regularizer for loss, _ in losses[len(scores) :]]
-        if _scoring.needs_eager(scores) or not all(_adapters.is_built_in(r) for r in penalties):
-            return "eager", None
-        lazy = engine.get_program(self.model.inputs, [loss for loss, _ in losses]).lazy_gradients
-        return ("auto" if lazy.ready else "rent"), lazy
-
-    def _report(self, active, step, clipped, grads, fed, result, n_scores, regularizer_names) -> None:
+    def _report(self, active, step, clipped, grads, fed, stacked, n_scores, regularizer_names) -> None:
         """Calls the callbacks with 0.8.7's arguments (`model_outputs` on the inputs `fed` to the step)."""
-        named = [tf.constant(v) for _, v in result.named_losses]
+        named = list(tf.unstack(stacked))
         scores = [-v for v in named[:n_scores]]
         regularizations = list(zip(regularizer_names, named[n_scores:]))
         overall = [-s for s in scores] + [v for _, v in regularizations]
         outputs = []
         if any(type(c) not in _BUILT_IN_CALLBACKS for c in active):
-            inputs = [tf.constant(v) for v in fed]
-            outputs = listify(self.model(inputs[0] if len(inputs) == 1 else inputs, training=False))
+            outputs = listify(self.model(fed[0] if len(fed) == 1 else list(fed), training=False))
         for c in active:
             c(step, clipped, grads, scores, outputs, regularizations=regularizations, overall_score=overall)
 
 
 def _legacy_regularizers(regularizers):
-    """The regularizers as a list when all are legacy ones (`utils.regularizers`), else None.
+    """The regularizers as a list when they are legacy ones (`utils.regularizers`), else None.
 
     Raises:
         ValueError: When legacy and current regularizers are mixed, or legacy ones are given per input.
     """
-    legacy = LegacyRegularizer
     items = [listify(r) for r in regularizers.values()] if isinstance(regularizers, dict) else regularizers
-    if isinstance(items, (tuple, list)):
-        if any(isinstance(r, (tuple, list)) for r in items):
-            if any(isinstance(r, legacy) for group in items for r in listify(group)):
-                raise ValueError(
-                    "Legacy regularizers (`utils.regularizers`) must be given as one instance or a "
-                    f"list of instances, not per input. Received: regularizers={regularizers!r}"[:400]
-                )
-            return None
-        flags = [isinstance(r, legacy) for r in items]
-        if flags and all(flags):
-            return list(items)
-        if any(flags):
-            raise ValueError(
-                "Regularizers of `activation_maximization.regularizers` and legacy ones "
-                f"(`utils.regularizers`) cannot be mixed. Received: regularizers={regularizers!r}"[:400]
-            )
+    items = list(items) if isinstance(items, (tuple, list)) else [items]
+    nested = any(isinstance(r, (tuple, list)) for r in items)
+    legacy = [
+        isinstance(r, LegacyRegularizer) for group in items for r in (listify(group) if nested else [group])
+    ]
+    if not any(legacy):
         return None
-    return [items] if isinstance(items, legacy) else None
-
-
-def _spend(lazy, seconds: float, remaining: int) -> bool:
-    """Adds an eager step's `seconds` to the program's account; True once the eager steps run so far
-    plus `remaining` more of them would cost more than a compile."""
-    spent = _EAGER_SECONDS.get(lazy, 0.0) + seconds
-    _EAGER_SECONDS[lazy] = spent
-    return spent + remaining * seconds > _COMPILE_BUDGET_S
+    if nested or not all(legacy):
+        what = (
+            "a list of them, not per input"
+            if nested
+            else "a list of them: they cannot be mixed with current ones"
+        )
+        raise ValueError(
+            f"Legacy regularizers (`utils.regularizers`) must be given as one instance or {what}. "
+            f"Received: regularizers={regularizers!r}"[:400]
+        )
+    return items

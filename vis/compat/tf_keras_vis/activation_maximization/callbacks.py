@@ -1,13 +1,8 @@
 """tf-keras-vis 0.8.7's callbacks of `ActivationMaximization`.
 
-`ActivationMaximization.__call__` calls every callback's
-`on_begin(**arguments)` (the arguments of the call, `callbacks` aside), then
-after each step's update `callback(i, values, grads, scores, model_outputs,
-regularizations=..., overall_score=...)` and at the end `on_end()`, also
-when a step raises (`managed_callbacks`). vis's own callbacks
-(`vis.callbacks`) take `(i, named_losses, overall_loss, grads, wrt_value)`
-instead; `GifGenerator2D` writes its file with Pillow as vis's
-`GifGenerator` does (tf-keras-vis used imageio).
+Each gets `on_begin(**arguments of the call)`, then after each step
+`callback(i, values, grads, scores, model_outputs, regularizations=...,
+overall_score=...)`, and `on_end()` at the end, also when a step raises.
 """
 
 from __future__ import annotations
@@ -22,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageDraw, ImageFont
 
-from vis.compat.tf_keras_vis.activation_maximization._deprecation import deprecated_class
+from vis.compat.tf_keras_vis.activation_maximization._legacy import deprecated_class
 from vis.compat.tf_keras_vis.utils import listify
 
 
@@ -30,24 +25,11 @@ class Callback(ABC):  # noqa: B024 (as 0.8.7: abstract, every method optional)
     """Base class of the callbacks: every method does nothing."""
 
     def on_begin(self, **kwargs) -> None:  # noqa: B027
-        """Called before the first step.
-
-        Args:
-            **kwargs: The arguments given to `ActivationMaximization.__call__` (`callbacks` aside).
-        """
+        """Called before the first step with the arguments of the call."""
 
     def __call__(self, i, values, grads, scores, model_outputs, **kwargs) -> None:  # noqa: B027
-        """Called after each step's update.
-
-        Args:
-            i: The step, from 0.
-            values: The inputs after the update, clipped to `input_range`: a list, one per model input.
-            grads: The gradients w.r.t. each input (after `gradient_modifier`).
-            scores: Each model output's score, one value per sample.
-            model_outputs: The model outputs (on the step's modified input).
-            **kwargs: `regularizations`, a list of `(name, value)` pairs, and
-                `overall_score`, the list of the negated scores and the regularization values.
-        """
+        """Called after step `i` with the clipped inputs, the gradients, the scores, the model outputs
+        on the step's input, and `regularizations` (`(name, value)` pairs) and `overall_score`."""
 
     def on_end(self) -> None:  # noqa: B027
         """Called after the last step."""
@@ -55,40 +37,34 @@ class Callback(ABC):  # noqa: B024 (as 0.8.7: abstract, every method optional)
 
 @deprecated_class(version="0.7.0", reason="Use `Progress` instead.")
 class PrintLogger(Callback):
-    """Prints the scores and regularization values every `interval` steps (deprecated: use `Progress`).
+    """Prints the scores and regularizations every `interval` steps.
 
     Args:
-        interval: The number of steps between prints. Defaults to 10.
+        interval: Defaults to 10.
     """
 
     def __init__(self, interval=10) -> None:
         self.interval = interval
 
     def __call__(self, i, values, grads, scores, model_outputs, regularizations, **kwargs) -> None:
-        i += 1
-        if i % self.interval == 0:
-            scores, regularizations = self._tolist(scores), self._tolist(regularizations)
-            tf.print(f"Steps: {i:03d}\tScores: {scores},\tRegularization: {regularizations}")
+        if (i + 1) % self.interval == 0:
+            scores, regularizations = _tolist(scores), _tolist(regularizations)
+            tf.print(f"Steps: {i + 1:03d}\tScores: {scores},\tRegularization: {regularizations}")
 
-    def _tolist(self, ary):
-        if isinstance(ary, (list, np.ndarray, np.generic)):
-            return [self._tolist(e) for e in ary]
-        if isinstance(ary, tuple):
-            return tuple(self._tolist(e) for e in ary)
-        if tf.is_tensor(ary):
-            return ary.numpy().tolist()
-        return ary
+
+def _tolist(value):
+    if isinstance(value, (list, np.ndarray, np.generic)):
+        return [_tolist(e) for e in value]
+    if isinstance(value, tuple):
+        return tuple(_tolist(e) for e in value)
+    return value.numpy().tolist() if tf.is_tensor(value) else value
 
 
 class GifGenerator2D(Callback):
-    """Writes a GIF of the first image of each input's batch, one frame per step, captioned "Step N".
-
-    Values are cast to uint8 as they are (with `input_range=(0, 255)` they are
-    pixels). One file per model input is written to `path` (".gif" appended
-    when missing); with several inputs the last one wins, as in tf-keras-vis.
+    """Writes a GIF of each input's first image, one frame per step captioned "Step N" (Pillow).
 
     Args:
-        path: The file path.
+        path: The file path (".gif" appended when missing); with several inputs the last one wins.
     """
 
     def __init__(self, path) -> None:
@@ -98,56 +74,40 @@ class GifGenerator2D(Callback):
         self.data = None
 
     def __call__(self, i, values, *args, **kwargs) -> None:
-        if self.data is None:
-            self.data = [[] for _ in range(len(values))]
-        for n, value in enumerate(values):
+        self.data = self.data or [[] for _ in values]
+        for frames, value in zip(self.data, values):
             img = Image.fromarray(np.asarray(value[0]).astype(np.uint8))
             ImageDraw.Draw(img).text((10, 10), f"Step {i + 1}", font=ImageFont.load_default())
-            self.data[n].append(np.asarray(img))
+            frames.append(img)
 
     def on_end(self) -> None:
         path = self.path if self.path.endswith(".gif") else f"{self.path}.gif"
         for frames in self.data or []:
             if frames:
-                images = [Image.fromarray(frame) for frame in frames]
-                images[0].save(path, save_all=True, append_images=images[1:], duration=100, loop=0)
+                frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
 
 
 class Progress(Callback):
-    """Shows a `keras.utils.Progbar` with the scores and regularization values."""
+    """Shows a `keras.utils.Progbar` with the scores and regularizations."""
 
     def on_begin(self, steps=None, **kwargs) -> None:
         self.progbar = keras.utils.Progbar(steps)
 
     def __call__(self, i, values, grads, scores, model_outputs, regularizations, **kwargs) -> None:
-        if len(scores) > 1:
-            scores = [(f"Score[{j}]", value) for j, value in enumerate(scores)]
-        else:
-            scores = [("Score", value) for value in scores]
-        scores += regularizations
+        names = [f"Score[{j}]" for j in range(len(scores))] if len(scores) > 1 else ["Score"] * len(scores)
         # tf-keras-vis lists the regularizations twice; kept so the bar shows the same numbers.
-        self.progbar.update(i + 1, scores + regularizations)
+        self.progbar.update(i + 1, list(zip(names, scores)) + list(regularizations) * 2)
 
 
 @contextmanager
 def managed_callbacks(callbacks=None, **kwargs):
-    """Begins the callbacks, yields them, and ends each one once, also when the body raises.
-
-    Args:
-        callbacks: A callback, a list of them or None.
-        **kwargs: The arguments given to each `on_begin`.
-
-    Yields:
-        The list of the begun callbacks.
-    """
+    """Begins the callbacks, yields them, and ends each one once, also when the body raises."""
     activated = []
     try:
         for c in listify(callbacks):
             if len(signature(c.on_begin).parameters) == 0:
                 warnings.warn(
-                    "`Callback#on_begin()` now must accept keyword arguments.",
-                    DeprecationWarning,
-                    stacklevel=3,
+                    "`Callback#on_begin()` now must accept keyword arguments.", DeprecationWarning, 3
                 )
                 c.on_begin()
             else:

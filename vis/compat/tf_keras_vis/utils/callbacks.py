@@ -1,6 +1,6 @@
 """Deprecated in tf-keras-vis 0.7 (a `DeprecationWarning` on import): `activation_maximization.callbacks`."""
 
-from vis.compat.tf_keras_vis.activation_maximization._deprecation import warn_module
+from vis.compat.tf_keras_vis.activation_maximization._legacy import warn_module
 
 warn_module("utils.callbacks", "activation_maximization.callbacks")
 

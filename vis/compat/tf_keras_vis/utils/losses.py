@@ -1,6 +1,6 @@
 """Deprecated in tf-keras-vis 0.6 (a `DeprecationWarning` on import): `utils.scores`, under the old names."""
 
-from vis.compat.tf_keras_vis.activation_maximization._deprecation import warn_module
+from vis.compat.tf_keras_vis.activation_maximization._legacy import warn_module
 
 warn_module("utils.losses", "utils.scores")
 

@@ -1,12 +1,6 @@
-"""Deprecated in tf-keras-vis 0.7 (warns on import): use `activation_maximization.regularizers`.
+"""Deprecated in tf-keras-vis 0.7 (warns on import): the legacy regularizers, defined in `_legacy`."""
 
-The legacy regularizers (defined in `activation_maximization._legacy`) take
-the list of all model inputs and add up their values over the inputs, with
-the numbers tf-keras-vis deprecated them for: `TotalVariation2D` divides by
-the size of the whole batch, `Norm` divides the p-norm by the number of values.
-"""
-
-from vis.compat.tf_keras_vis.activation_maximization._deprecation import warn_module
+from vis.compat.tf_keras_vis.activation_maximization._legacy import warn_module
 
 warn_module("utils.regularizers", "activation_maximization.regularizers")
 
