@@ -697,3 +697,41 @@ def test_a_sequential_saved_by_another_process_gives_the_functional_result(seed,
 def test_negative_steps_are_named(conv_model):
     with pytest.raises(ValueError, match="Received: steps=-3"):
         am.ActivationMaximization(conv_model)(scores.CategoricalScore(0), steps=-3)
+
+
+def test_a_call_made_during_another_on_the_same_model_leaves_it_unchanged(conv_model, seed):
+    """A callback calling the visualiser again, and threads: each call gets the serial result."""
+    visualizer = am.ActivationMaximization(conv_model)
+
+    def run(x, **kwargs):
+        return visualizer(scores.CategoricalScore(1), seed_input=x, input_modifiers=[], steps=12, **kwargs)
+
+    alone = [run(seed[i : i + 1]) for i in range(2)]
+
+    class Reenter(callbacks.Callback):
+        inner = None
+
+        def __call__(self, i, *args, **kwargs):
+            if i == 3:
+                self.inner = run(seed[1:2])
+
+    reenter = Reenter()
+    outer = run(seed[0:1], callbacks=[reenter])
+    np.testing.assert_allclose(outer, alone[0], rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(reenter.inner, alone[1], rtol=1e-5, atol=1e-4)
+
+    import threading
+
+    barrier, results = threading.Barrier(4), {}
+
+    def work(k):
+        barrier.wait()
+        results[k] = run(seed[k % 2 : k % 2 + 1])
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for k in range(4):
+        np.testing.assert_allclose(results[k], alone[k % 2], rtol=1e-5, atol=1e-4)

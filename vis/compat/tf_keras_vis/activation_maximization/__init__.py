@@ -101,11 +101,11 @@ class ActivationMaximization(ModelVisualization):
         args = [a for loss, _ in losses for a in loss.get_runtime_args()]
         args = [tf.convert_to_tensor(a, p.dtype) for a, p in zip(args, program.placeholders)]
         modifiers = [modifiers[name] for name in get_input_names(model)]
-        runner = _steps.steps_for(program, values, modifiers, mixed)
         penalties = [loss.regularizer for loss, _ in losses[len(scores) :]]
         eager = _scoring.needs_eager(scores) or not all(_adapters.is_built_in(r) for r in penalties)
         steps = get_num_of_steps_allowed(steps)
-        with managed_callbacks(**arguments) as active:
+        held = _steps.steps_for(program, values, modifiers, mixed)
+        with held as runner, managed_callbacks(**arguments) as active:
             run = runner.run(steps, args, modifiers, eager, bool(active), optimizer, gradient_modifier)
             for step, stacked, grads, fed in run:
                 if active or step == steps - 1:

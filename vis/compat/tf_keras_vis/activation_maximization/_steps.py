@@ -14,6 +14,8 @@ runs on fresh models compile nothing, as 0.8.7.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 import weakref
 
@@ -29,6 +31,7 @@ COMPILE_BUDGET_S, CHUNK_S = 1.0, 0.5
 _EAGER_SECONDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Per step function.
 _DTYPES = {"jitter": tf.int64, "rotate": tf.float64}
 _KEY = "_vis_tfkv_steps"  # The attribute of a program holding its `Steps`.
+_CACHE_LOCK = threading.Lock()
 
 
 def kind(modifier, value) -> str | None:
@@ -75,7 +78,7 @@ class Steps:
     """Variables, default optimizer and compiled steps of one program, batch shape and modifiers."""
 
     def __init__(self, program, values: list, kinds: list, mixed: bool) -> None:
-        self.program, self.kinds = program, kinds
+        self.program, self.kinds, self.lock = program, kinds, threading.Lock()
         self.variables = [tf.Variable(v) for v in values]
         self.optimizer = _adapters.keras_optimizer(None, mixed)
         self.optimizer.build(self.variables)
@@ -168,17 +171,26 @@ def _spend(function, seconds: float, remaining: int) -> bool:
     return spent + remaining * seconds > COMPILE_BUDGET_S
 
 
-def steps_for(program, values: list, modifiers: list, mixed: bool) -> Steps:
-    """The program's `Steps` for these values' shapes and modifiers (a few kept), set to `values`."""
+@contextlib.contextmanager
+def steps_for(program, values: list, modifiers: list, mixed: bool):
+    """The program's `Steps` for these values' shapes and modifiers (a few kept), set to `values`,
+    held by this call: a call made meanwhile (another thread) gets a `Steps` of its own."""
     kinds = [[kind(m, v) for m in items] for items, v in zip(modifiers, values)]
     kinds = kinds if all(map(all, kinds)) else [[] for _ in kinds]  # All on the host, in order.
-    cache = program.__dict__.setdefault(_KEY, {})
     key = (tuple((tuple(v.shape), v.dtype.name) for v in values), tuple(map(tuple, kinds)), mixed)
-    if key not in cache:
-        while len(cache) >= 4:
-            cache.pop(next(iter(cache)))
-        cache[key] = Steps(program, values, kinds, mixed)
-    steps = cache[key]
-    for variable, value in [*zip(steps.variables, values), *steps.state]:
-        variable.assign(value)
-    return steps
+    with _CACHE_LOCK:
+        cache = program.__dict__.setdefault(_KEY, {})
+        steps = cache.get(key)
+        if steps is None or not steps.lock.acquire(blocking=False):
+            steps = Steps(program, values, kinds, mixed)
+            steps.lock.acquire()
+            if key not in cache:
+                while len(cache) >= 4:
+                    cache.pop(next(iter(cache)))
+                cache[key] = steps
+    try:
+        for variable, value in [*zip(steps.variables, values), *steps.state]:
+            variable.assign(value)
+        yield steps
+    finally:
+        steps.lock.release()
