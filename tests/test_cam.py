@@ -120,8 +120,13 @@ def test_batch_gives_per_sample_maps_equal_to_single_calls():
 
 def test_with_losses_equals_plain_and_pooling_penultimate():
     model = keras.Sequential(
-        [keras.Input((12, 12, 1)), layers.Conv2D(2, 3, name="conv"), layers.MaxPooling2D(name="pool"),
-         layers.Flatten(), layers.Dense(2, name="preds")]
+        [
+            keras.Input((12, 12, 1)),
+            layers.Conv2D(2, 3, name="conv"),
+            layers.MaxPooling2D(name="pool"),
+            layers.Flatten(),
+            layers.Dense(2, name="preds"),
+        ]
     )
     seed = RNG.uniform(size=(12, 12, 1))
     plain = visualize_cam(model, -1, 0, seed)
@@ -133,8 +138,13 @@ def test_with_losses_equals_plain_and_pooling_penultimate():
 
 def test_input_without_channel_axis():
     model = keras.Sequential(
-        [keras.Input((8, 8)), layers.Reshape((8, 8, 1)), layers.Conv2D(3, 3, name="conv"),
-         layers.GlobalAveragePooling2D(), layers.Dense(2, use_bias=False, name="preds")]
+        [
+            keras.Input((8, 8)),
+            layers.Reshape((8, 8, 1)),
+            layers.Conv2D(3, 3, name="conv"),
+            layers.GlobalAveragePooling2D(),
+            layers.Dense(2, use_bias=False, name="preds"),
+        ]
     )
     seed = RNG.uniform(size=(8, 8)).astype("float32")
     expected = _expected_cam(model, seed[..., None], 1)
@@ -156,8 +166,12 @@ def test_channels_first_feature_maps():
 
 def test_time_distributed_conv_closed_form():
     model = keras.Sequential(
-        [keras.Input((4, 7, 7, 2)), layers.TimeDistributed(layers.Conv2D(3, 3), name="td"),
-         layers.GlobalAveragePooling3D(), layers.Dense(2, use_bias=False, name="preds")]
+        [
+            keras.Input((4, 7, 7, 2)),
+            layers.TimeDistributed(layers.Conv2D(3, 3), name="td"),
+            layers.GlobalAveragePooling3D(),
+            layers.Dense(2, use_bias=False, name="preds"),
+        ]
     )
     seed = RNG.uniform(-1, 1, size=(4, 7, 7, 2)).astype("float32")
     kernel, bias = model.get_layer("td").get_weights()
@@ -170,17 +184,32 @@ def test_time_distributed_conv_closed_form():
 
 def _stack():
     return keras.Sequential(
-        [keras.Input((12, 12, 3)), layers.Conv2D(2, 3, name="c1"), layers.MaxPooling2D(name="p1"),
-         layers.Conv2D(2, 3, name="c2"), layers.GlobalAveragePooling2D(name="gap"),
-         layers.Flatten(name="flat"),
-         layers.Dropout(0.5, name="drop"), layers.Dense(4, name="d1"), layers.Dense(2, name="out")]
+        [
+            keras.Input((12, 12, 3)),
+            layers.Conv2D(2, 3, name="c1"),
+            layers.MaxPooling2D(name="p1"),
+            layers.Conv2D(2, 3, name="c2"),
+            layers.GlobalAveragePooling2D(name="gap"),
+            layers.Flatten(name="flat"),
+            layers.Dropout(0.5, name="drop"),
+            layers.Dense(4, name="d1"),
+            layers.Dense(2, name="out"),
+        ]
     )
 
 
 @pytest.mark.parametrize(
     "layer_idx, penultimate, expected",
-    [(-1, None, "c2"), ("d1", None, "c2"), ("c2", None, "p1"), ("p1", None, "c1"), (-1, 0, "c1"),
-     (-1, "p1", "p1"), ("c2", "c2", "c2"), (-1, -4, "flat")],
+    [
+        (-1, None, "c2"),
+        ("d1", None, "c2"),
+        ("c2", None, "p1"),
+        ("p1", None, "c1"),
+        (-1, 0, "c1"),
+        (-1, "p1", "p1"),
+        ("c2", "c2", "c2"),
+        (-1, -4, "flat"),
+    ],
 )
 def test_penultimate_search_and_explicit(layer_idx, penultimate, expected):
     model = _stack()
@@ -189,9 +218,13 @@ def test_penultimate_search_and_explicit(layer_idx, penultimate, expected):
 
 def test_penultimate_search_sees_through_time_distributed():
     model = keras.Sequential(
-        [keras.Input((3, 8, 8, 1)), layers.TimeDistributed(layers.Conv2D(2, 3), name="td_conv"),
-         layers.TimeDistributed(layers.Flatten(), name="td_flat"), layers.LSTM(4, name="lstm"),
-         layers.Dense(2, name="out")]
+        [
+            keras.Input((3, 8, 8, 1)),
+            layers.TimeDistributed(layers.Conv2D(2, 3), name="td_conv"),
+            layers.TimeDistributed(layers.Flatten(), name="td_flat"),
+            layers.LSTM(4, name="lstm"),
+            layers.Dense(2, name="out"),
+        ]
     )
     assert _find_penultimate_layer(model, -1, None).name == "td_conv"
 
@@ -262,8 +295,14 @@ def _nested(functional=False):
         inp = keras.Input((12, 12, 3))
         out = layers.Dense(3, name="preds")(layers.GlobalAveragePooling2D(name="gap")(base(inp)))
         return keras.Model(inp, out), base
-    model = keras.Sequential([keras.Input((12, 12, 3)), base, layers.GlobalAveragePooling2D(name="gap"),
-                              layers.Dense(3, name="preds")])
+    model = keras.Sequential(
+        [
+            keras.Input((12, 12, 3)),
+            base,
+            layers.GlobalAveragePooling2D(name="gap"),
+            layers.Dense(3, name="preds"),
+        ]
+    )
     return model, base
 
 
@@ -292,8 +331,12 @@ def test_nested_ambiguous_name_asks_for_a_path():
 def test_nested_grad_cam_equals_flattened_copy(functional):
     model, base = _nested(functional)
     flat = keras.Sequential(
-        [keras.Input((12, 12, 3)), *[layers.deserialize(layers.serialize(x)) for x in base.layers[1:]],
-         layers.GlobalAveragePooling2D(name="gap"), layers.Dense(3, name="preds")]
+        [
+            keras.Input((12, 12, 3)),
+            *[layers.deserialize(layers.serialize(x)) for x in base.layers[1:]],
+            layers.GlobalAveragePooling2D(name="gap"),
+            layers.Dense(3, name="preds"),
+        ]
     )
     sources = {layer.name: layer for layer in [*base.layers, *model.layers]}
     for layer in flat.layers:
@@ -334,3 +377,21 @@ def test_callable_modifier_finds_the_nested_penultimate_in_the_new_model():
 def test_unknown_backprop_modifier():
     with pytest.raises(ValueError, match="sharpen"):
         visualize_cam(_stack(), -1, 0, np.ones((12, 12, 3)), backprop_modifier="sharpen")
+
+
+@pytest.mark.parametrize(
+    "source, target", [((7, 7), (224, 224)), ((8, 5), (26, 188)), ((3,), (11,)), ((2, 3, 4), (9, 8, 10))]
+)
+def test_resize_is_linear_zoom_with_edges_kept(source, target):
+    """The CAM resize equals `zoom(order=1, mode="nearest")`: zoom's default mode zeroes the last row
+    for sizes such as 8 to 26 (a coordinate rounding past the edge); a constant map stays constant."""
+    from scipy.ndimage import zoom
+
+    from vis.visualization.feature_maps import resize
+
+    maps = np.random.default_rng(0).normal(size=(2, *source)).astype("float32")
+    expected = np.stack(
+        [zoom(m, [t / s for t, s in zip(target, source)], order=1, mode="nearest") for m in maps]
+    )
+    np.testing.assert_allclose(resize(maps, target), expected, atol=1e-6)
+    np.testing.assert_array_equal(resize(np.ones((1, *source), "float32"), target), np.ones((1, *target)))

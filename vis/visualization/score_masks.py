@@ -34,6 +34,7 @@ import tensorflow as tf
 from vis import engine
 from vis.engine.compiling import Lazy
 from vis.losses_base import Loss
+from vis.visualization.feature_maps import interpolation
 
 
 @dataclass(frozen=True)
@@ -172,22 +173,6 @@ def _matrices(source: tuple, target: tuple) -> list:
             f"{target}: Score-CAM cannot lay one on the other. Received: an input of spatial shape {target}"
         )
     return [tf.constant(interpolation(n, m)) for n, m in zip(source, target)]
-
-
-@functools.lru_cache(maxsize=32)
-def interpolation(size: int, out: int) -> np.ndarray:
-    """`(out, size)` weights of `scipy.ndimage.zoom(order=1)` along one axis (corners aligned).
-
-    Output index `i` samples the input at `i * (size - 1) / (out - 1)`, linearly between its
-    two neighbours; equal sizes give the identity.
-    """
-    coords = np.arange(out) * ((size - 1) / (out - 1)) if out > 1 else np.zeros(1)
-    low = np.clip(np.floor(coords).astype(int), 0, size - 1)
-    high = np.minimum(low + 1, size - 1)
-    weights = np.zeros((out, size))
-    np.add.at(weights, (np.arange(out), low), 1.0 - (coords - low))
-    np.add.at(weights, (np.arange(out), high), coords - low)
-    return weights
 
 
 class _Masker:

@@ -9,7 +9,6 @@ models included), the class's weighing of the feature maps, and 0.8.7's ending
 from __future__ import annotations
 
 import contextlib
-import functools
 
 import keras
 import numpy as np
@@ -21,6 +20,7 @@ from vis.compat.tf_keras_vis._scoring import needs_eager, score_losses
 from vis.compat.tf_keras_vis.utils import normalize, zoom_factor
 from vis.compat.tf_keras_vis.utils.model_modifiers import penultimate
 from vis.engine.compiling import policy
+from vis.visualization.feature_maps import zoom_linear
 
 
 def cam_call(default_gradient_modifier=None, weigh=None):
@@ -96,35 +96,6 @@ def finish(visualizer, cam, batches: list, seed_input, expand_cam: bool, normali
 
 
 def linear_zoom(array: np.ndarray, factors, mode: str = "constant") -> np.ndarray:
-    """`scipy.ndimage.zoom(array, factors, order=1, mode=mode)`: one matrix product per axis, in float64.
-
-    With "constant" (zoom's default, 0.8.7's CAMs) a sample whose coordinate rounds past the last
-    input (8 to 26, say) is 0, as in scipy; "nearest" keeps the edge value. Returns `array`'s dtype.
-    """
-    result = np.asarray(array, dtype="float64")
-    for axis, factor in enumerate(factors):
-        size = result.shape[axis]
-        out = int(round(size * factor))
-        if out == size:
-            continue
-        matrix = _interpolation(size, out, mode == "constant")
-        if axis == result.ndim - 1:
-            result = result @ matrix.T
-        else:
-            result = np.moveaxis(matrix @ np.moveaxis(result, axis, -2), -2, axis)
-    return result.astype(np.asarray(array).dtype)
-
-
-@functools.lru_cache(maxsize=32)
-def _interpolation(size: int, out: int, constant: bool) -> np.ndarray:
-    """`(out, size)` weights: row `i` samples `i (size - 1) / (out - 1)` (zoom's grid_mode=False)."""
-    coords = np.arange(out) * ((size - 1) / (out - 1)) if out > 1 else np.zeros(1)
-    low = np.minimum(np.floor(coords).astype(int), size - 1)
-    rows, fraction = np.arange(out), coords - low
-    matrix = np.zeros((out, size))
-    matrix[rows, low] = 1.0 - fraction
-    matrix[rows, np.minimum(low + 1, size - 1)] += fraction
-    if constant:
-        matrix[coords > size - 1] = 0.0
-    matrix.flags.writeable = False
-    return matrix
+    """`scipy.ndimage.zoom(array, factors, order=1, mode=mode)` ("constant" or "nearest"), by matrices."""
+    shape = [int(round(n * f)) for n, f in zip(np.shape(array), factors)]
+    return zoom_linear(array, shape, constant=mode == "constant")
