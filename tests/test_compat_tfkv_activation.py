@@ -24,6 +24,7 @@ from tf_keras_vis.activation_maximization import input_modifiers as tfkv_modifie
 from tf_keras_vis.activation_maximization import regularizers as tfkv_regularizers  # noqa: E402
 from tf_keras_vis.utils import scores as tfkv_scores  # noqa: E402
 
+from vis import optimizer_loop  # noqa: E402
 from vis.compat.tf_keras_vis import activation_maximization as am  # noqa: E402
 from vis.compat.tf_keras_vis.activation_maximization import (  # noqa: E402
     _steps,
@@ -253,7 +254,7 @@ def test_default_optimizer_compiled_in_chunks_equals_tfkv(seed, monkeypatch, pol
             return self.function.experimental_get_tracing_count()
 
     for chunk in (0.0, 1e9):
-        monkeypatch.setattr(_steps, "CHUNK_S", chunk)
+        monkeypatch.setattr(optimizer_loop, "CHUNK_SECONDS", chunk)
         kwargs = []
         for module in (input_modifiers, tfkv_modifiers):
             rotate = module.Rotate2D(degree=20)
@@ -267,7 +268,7 @@ def test_default_optimizer_compiled_in_chunks_equals_tfkv(seed, monkeypatch, pol
         if chunk == 0.0:
             update = _step_program(model)
             monkeypatch.setattr(update, "compiled", Counted(update.compiled))
-    assert counts == [1, 4]  # A measured step, then the rest in one call (bounded by `_CHUNK_S`).
+    assert counts == [1, 4]  # A measured step, then the rest in one call (bounded by `CHUNK_SECONDS`).
 
 
 def test_score_rises_on_defaults_as_in_tfkv(conv_model, seed):

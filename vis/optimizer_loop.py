@@ -168,6 +168,11 @@ def track(xs, overall, best_xs, best_loss) -> tuple:
     return [pick(x, b) for x, b in zip(xs, best_xs)], tf.where(better, overall, best_loss)
 
 
+def chunk_steps(seconds_per_step: float) -> int:
+    """How many steps the next compiled call runs: about `CHUNK_SECONDS` of them, 1 to `CHUNK_STEPS`."""
+    return max(1, min(CHUNK_STEPS, int(CHUNK_SECONDS / seconds_per_step)))
+
+
 def fused(loop: Loop, feed: Feed, max_iter: int) -> tuple:
     """Runs the steps compiled, a chunk of them per call, so that Ctrl+C lands between two chunks.
 
@@ -185,7 +190,7 @@ def fused(loop: Loop, feed: Feed, max_iter: int) -> tuple:
             state, feed.args, feed.weights, tf.constant(first), tf.constant(stop), feed.seed
         )
         per_step = (time.perf_counter() - began) / (stop - first)
-        size, first = max(1, min(CHUNK_STEPS, int(CHUNK_SECONDS / per_step))), stop
+        size, first = chunk_steps(per_step), stop
     return state[2], grads, wrt
 
 

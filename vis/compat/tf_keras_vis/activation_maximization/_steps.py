@@ -7,7 +7,7 @@ if new. `Jitter` and `Rotate` run inside the step: drawn on the host as 0.8.7
 draws (same generators, same order), applied in TensorFlow (`tf.roll`; scipy's
 linear rotation with reflected edges). With only those, the default optimizer
 and no `gradient_modifier` or callback, several steps run per call (about
-`CHUNK_S`, so Ctrl+C stops a run soon). A program runs eagerly while its eager
+`vis.optimizer_loop.chunk_steps`, so Ctrl+C stops a run soon). A program runs eagerly while its eager
 steps, over all runs, would cost less than a compile (`COMPILE_BUDGET_S`): short
 runs on fresh models compile nothing, as 0.8.7.
 """
@@ -26,8 +26,9 @@ from scipy import special
 from vis.compat.tf_keras_vis.activation_maximization import _adapters
 from vis.compat.tf_keras_vis.activation_maximization.input_modifiers import Jitter, Rotate, Rotate2D
 from vis.engine import compiling
+from vis.optimizer_loop import chunk_steps
 
-COMPILE_BUDGET_S, CHUNK_S = 1.0, 0.5
+COMPILE_BUDGET_S = 1.0
 _EAGER_SECONDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Per step function.
 _DTYPES = {"jitter": tf.int64, "rotate": tf.float64}
 _KEY = "_vis_tfkv_steps"  # The attribute of a program holding its `Steps`.
@@ -144,7 +145,7 @@ class Steps:
         weights = tf.ones([len(self.program.loss_names)])
         step, seconds = 0, None  # `seconds`: a compiled step's last measured time.
         while step < steps:
-            count = 1 if stepwise or host or not fused or not seconds else max(1, int(CHUNK_S / seconds))
+            count = 1 if stepwise or host or not fused or not seconds else chunk_steps(seconds)
             count = min(count, steps - step)
             for variable, items in zip(self.variables, modifiers if host else []):
                 for modifier in items:
